@@ -1,0 +1,58 @@
+package dev.hypha.proxy.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The proxy's whole configuration, read once at start (see {@link ConfigParser}) and passed to constructors.
+ * Every field maps to one environment variable documented in {@code micro-proxy/README.md}.
+ */
+public record ProxyConfig(
+        Mode mode,
+        HostPort outboundListen,
+        HostPort inboundListen,
+        HostPort adminListen,
+        HostPort outboundTarget,
+        HostPort inboundTarget,
+        String inboundAppHost,
+        Set<Integer> opaquePorts,
+        Duration detectTimeout,
+        Duration connectTimeout,
+        Duration shutdownGrace,
+        Duration http1IdleTimeout,
+        int maxHeaderBytes,
+        int maxInitialLineBytes,
+        Path identityCertFile,
+        Path identityKeyFile,
+        Path trustAnchorsFile,
+        String identityName,
+        InboundPolicy inboundPolicy,
+        Map<String, MeshDestination> destinations,
+        String logLevel,
+        int eventLoopThreads,
+        Transport transport,
+        TlsProvider tlsProvider) {
+
+    /** How the proxy learns where a connection was going. */
+    public enum Mode {
+        /** iptables REDIRECT sent it here; SO_ORIGINAL_DST says where it was going. */
+        TRANSPARENT,
+        /** the app (or a test) connects to the listener and names the target in the HTTP authority. */
+        EXPLICIT
+    }
+
+    public enum Transport { AUTO, EPOLL, NIO }
+
+    public enum TlsProvider { AUTO, OPENSSL, JDK }
+
+    public boolean hasIdentity() {
+        return identityCertFile != null;
+    }
+
+    /** The destination table entry for an authority or address, or null. */
+    public MeshDestination destination(String key) {
+        return destinations.get(key);
+    }
+}

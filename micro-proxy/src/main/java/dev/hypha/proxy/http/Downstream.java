@@ -1,0 +1,24 @@
+package dev.hypha.proxy.http;
+
+import io.netty.channel.Channel;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http2.Http2Error;
+
+/** The side of an exchange that received the request: an HTTP/1 connection or an HTTP/2 stream. */
+public interface Downstream {
+    Channel channel();
+
+    boolean http2();
+
+    /** Reads more of the request body (the exchange calls this after each write upstream succeeded). */
+    void requestMore();
+
+    /** Adjusts a response head for this hop (connection management, body framing). */
+    void prepareResponse(HttpResponse head, boolean hasBody);
+
+    /** The exchange ended; the response was written completely unless {@code close}. */
+    void exchangeDone(Exchange exchange, boolean close);
+
+    /** Cancels: an HTTP/2 stream is reset with {@code code}; an HTTP/1 connection is closed. */
+    void abort(Http2Error code);
+}

@@ -1,0 +1,538 @@
+package dev.hypha.proxy.http;
+
+import dev.hypha.proxy.metrics.ProxyMetrics;
+import dev.hypha.proxy.transport.TcpRelay;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import java.util.ArrayDeque;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One request and its response, relayed between a {@link Downstream} and an {@link UpstreamStream}. Bodies stream
+ * through with backpressure in both directions: a side is read again only after the write of its last message to
+ * the other side succeeded, so a slow reader slows its writer and nothing is buffered without bound. All methods
+ * run on the downstream channel's event loop (upstreams are opened on the same loop).
+ */
+public final class Exchange {
+    private static final Logger LOG = Logger.getLogger(Exchange.class.getName());
+
+    private final ExchangeContext cx;
+    private final Downstream down;
+    private final HttpRequest head;
+    private final ConnContext conn;
+    private final boolean grpc;
+    private final boolean requestHasBody;
+    private final long startNanos = System.nanoTime();
+
+    private UpstreamTarget target;
+    private UpstreamStream up;
+    private ArrayDeque<HttpContent> pending;
+    private boolean requestEnded;
+    private boolean requestSent;
+    private boolean responseStarted;
+    private boolean responseHasBody = true;
+    private boolean finished;
+    private boolean upgrading;
+    private ArrayDeque<ByteBuf> upgradeBytes;
+    private int status;
+    private String grpcStatus;
+    private ProxyError proxyError;
+
+    Exchange(ExchangeContext cx, Downstream down, HttpRequest head, ConnContext conn, boolean requestHasBody) {
+        this.cx = cx;
+        this.down = down;
+        this.head = head;
+        this.conn = conn;
+        this.grpc = HeaderRules.isGrpc(head.headers());
+        this.requestHasBody = requestHasBody;
+        this.requestEnded = !requestHasBody && head instanceof LastHttpContent;
+    }
+
+    HttpRequest head() {
+        return head;
+    }
+
+    boolean finished() {
+        return finished;
+    }
+
+    /** Routes the request and opens the upstream. */
+    void start() {
+        cx.metrics().httpRequests.inc(conn.direction().label(), authority(), tls(), clientId(), "");
+        try {
+            target = cx.router().route(head, conn, down.http2());
+        } catch (Router.RouteException e) {
+            fail(e.error(), e.getMessage());
+            return;
+        }
+        Future<UpstreamStream> f = cx.upstreams().acquire(target, down.channel().eventLoop());
+        if (f.isDone()) {
+            upstreamReady(f);
+        } else {
+            f.addListener(x -> upstreamReady(f));
+        }
+    }
+
+    private void upstreamReady(Future<UpstreamStream> f) {
+        if (!f.isSuccess()) {
+            Throwable c = f.cause();
+            if (c instanceof UpstreamException ue) {
+                fail(ue.error(), ue.getMessage());
+            } else {
+                fail(ProxyError.CONNECT_FAILED, String.valueOf(c));
+            }
+            return;
+        }
+        UpstreamStream s = f.getNow();
+        if (finished) {
+            s.abort(Http2Error.CANCEL);
+            return;
+        }
+        up = s;
+        s.bind(this);
+        prepareRequestHead();
+        Channel uc = s.channel();
+        if (head instanceof LastHttpContent) {
+            requestSent = true;
+        }
+        HttpObject lastWrite = head;
+        if (pending != null) {
+            uc.write(head);
+            HttpContent c;
+            while ((c = pending.poll()) != null) {
+                if (c instanceof LastHttpContent) {
+                    requestSent = true;
+                }
+                if (pending.isEmpty()) {
+                    lastWrite = c;
+                } else {
+                    uc.write(c);
+                }
+            }
+            pending = null;
+        }
+        uc.writeAndFlush(lastWrite).addListener(writeUpDone);
+        uc.read();
+    }
+
+    /** Adapts the request head to the upstream hop (HTTP/1 framing, orig-proto marker, mesh headers). */
+    private void prepareRequestHead() {
+        HttpRequest h = head;
+        boolean upgrade = target.dedicated();
+        HeaderRules.stripHopByHop(h.headers(), upgrade);
+        h.headers().remove(HeaderRules.ORIG_PROTO);
+        h.headers().remove(HeaderRules.CLIENT_ID);
+        if (conn.direction() == ConnContext.Direction.INBOUND && conn.clientId() != null) {
+            h.headers().set(HeaderRules.CLIENT_ID, conn.clientId().dnsName());
+        }
+        if (up.http2()) {
+            if (target.meshed() && !down.http2()) {
+                h.headers().set(HeaderRules.ORIG_PROTO, "HTTP/1.1");
+            }
+            h.setProtocolVersion(HttpVersion.HTTP_1_1);
+        } else {
+            h.setProtocolVersion(HttpVersion.HTTP_1_1);
+            HeaderRules.frameForHttp1(h, requestHasBody, true);
+            if (!h.headers().contains(HttpHeaderNames.HOST) && target.authority() != null) {
+                h.headers().set(HttpHeaderNames.HOST, target.authority());
+            }
+        }
+    }
+
+    /** A request body chunk (or the end of the request) from downstream. */
+    void onRequestContent(HttpContent c) {
+        if (finished) {
+            c.release();
+            return;
+        }
+        if (c.decoderResult().isFailure()) {
+            c.release();
+            // A malformed body (e.g. a bad chunk size): the upstream must never see a complete request.
+            cx.metrics().proxyErrors.inc(conn.direction().label(), ProxyError.BAD_REQUEST.code());
+            if (!responseStarted) {
+                fail(ProxyError.BAD_REQUEST, "malformed request body: " + c.decoderResult().cause().getMessage());
+            } else {
+                abort(Http2Error.PROTOCOL_ERROR);
+            }
+            return;
+        }
+        boolean last = c instanceof LastHttpContent;
+        if (last) {
+            requestEnded = true;
+        }
+        if (up == null) {
+            if (pending == null) {
+                pending = new ArrayDeque<>(4);
+            }
+            pending.add(c);
+            return;
+        }
+        if (upgrading) {
+            c.release();
+            return;
+        }
+        if (last) {
+            requestSent = true;
+        }
+        up.channel().writeAndFlush(c).addListener(writeUpDone);
+    }
+
+    private final ChannelFutureListener writeUpDone = this::writeUpDone;
+
+    private void writeUpDone(io.netty.channel.ChannelFuture f) {
+        if (!f.isSuccess()) {
+            if (!finished) {
+                LOG.log(Level.FINE, "write upstream failed: {0}", f.cause().toString());
+                onUpstreamClosed();
+            }
+            return;
+        }
+        if (!requestEnded && !finished) {
+            down.requestMore();
+        }
+    }
+
+    /** A response object (head, body chunk, end) from the upstream. */
+    void onUpstreamRead(Object msg) {
+        if (finished) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (upgrading) {
+            if (msg instanceof ByteBuf b) {
+                upgradeBytes.add(b);
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
+            return;
+        }
+        if (!(msg instanceof HttpObject obj)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (interimPending) {
+            interimPending = false;
+            if (msg instanceof LastHttpContent l && !(msg instanceof HttpResponse) && !l.content().isReadable()
+                    && l.trailingHeaders().isEmpty()) {
+                l.release();
+                up.channel().read();
+                return;
+            }
+        }
+        DecoderResult dr = obj.decoderResult();
+        if (dr.isFailure()) {
+            ReferenceCountUtil.release(msg);
+            if (!responseStarted) {
+                fail(ProxyError.UPSTREAM_PROTOCOL, dr.cause().getMessage());
+            } else {
+                abort(Http2Error.PROTOCOL_ERROR);
+            }
+            return;
+        }
+        if (obj instanceof HttpResponse r) {
+            int code = r.status().code();
+            if (code >= 100 && code < 200 && code != 101) {
+                // Interim response (100 Continue, 103 Early Hints): pass it on, keep waiting for the final one.
+                writeInterim(r);
+                return;
+            }
+            if (code == 101 && target.dedicated() && !down.http2() && !up.http2()) {
+                switchProtocols(r);
+                return;
+            }
+            responseStarted = true;
+            status = code;
+            grpcStatus = HeaderRules.grpcStatus(r);
+            cx.metrics().httpLatency.observeNanos(System.nanoTime() - startNanos, conn.direction().label(),
+                    authority(), tls(), clientId(), serverId(), Integer.toString(code));
+            HeaderRules.stripHopByHop(r.headers(), false);
+            r.headers().remove(HeaderRules.ORIG_PROTO);
+            responseHasBody = HeaderRules.responseHasBody(head.method(), r.status());
+            r.setProtocolVersion(HttpVersion.HTTP_1_1);
+            down.prepareResponse(r, responseHasBody);
+        }
+        boolean last = obj instanceof LastHttpContent;
+        if (last && grpcStatus == null) {
+            String g = ((LastHttpContent) obj).trailingHeaders().get("grpc-status");
+            if (g != null) {
+                grpcStatus = g;
+            }
+        }
+        if (last && !responseHasBody && obj instanceof HttpContent hc && !(obj instanceof HttpResponse)
+                && hc.content().isReadable()) {
+            hc.content().clear();
+        }
+        down.channel().writeAndFlush(obj).addListener((ChannelFutureListener) f -> {
+            if (!f.isSuccess()) {
+                onDownstreamClosed();
+                return;
+            }
+            if (last) {
+                complete();
+            } else if (!finished) {
+                up.channel().read();
+            }
+        });
+    }
+
+    private void writeInterim(HttpResponse r) {
+        HeaderRules.stripHopByHop(r.headers(), false);
+        r.setProtocolVersion(HttpVersion.HTTP_1_1);
+        HttpResponse interim = r;
+        if (!(r instanceof FullHttpResponse)) {
+            interim = new io.netty.handler.codec.http.DefaultFullHttpResponse(HttpVersion.HTTP_1_1, r.status(),
+                    io.netty.buffer.Unpooled.EMPTY_BUFFER, r.headers(),
+                    io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+        }
+        boolean skipLast = !up.http2(); // the HTTP/1 decoder follows a 1xx head with an empty LastHttpContent
+        down.channel().writeAndFlush(interim).addListener((ChannelFutureListener) f -> {
+            if (f.isSuccess() && !finished) {
+                up.channel().read();
+            }
+        });
+        if (skipLast) {
+            interimPending = true;
+        }
+    }
+
+    private boolean interimPending;
+
+    /** 101 Switching Protocols on an HTTP/1 hop: pass the response on, then relay raw bytes both ways. */
+    private void switchProtocols(HttpResponse r) {
+        upgrading = true;
+        upgradeBytes = new ArrayDeque<>(2);
+        responseStarted = true;
+        status = 101;
+        HeaderRules.stripHopByHop(r.headers(), true);
+        r.setProtocolVersion(HttpVersion.HTTP_1_1);
+        HttpResponse copy = new DefaultHttpResponse(HttpVersion.HTTP_1_1, r.status(), r.headers());
+        ReferenceCountUtil.release(r);
+        Channel dc = down.channel();
+        Channel uc = up.channel();
+        dc.writeAndFlush(copy).addListener((ChannelFutureListener) f -> {
+            if (!f.isSuccess()) {
+                onDownstreamClosed();
+                return;
+            }
+            dc.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener((ChannelFutureListener) g -> {
+                if (!g.isSuccess()) {
+                    onDownstreamClosed();
+                    return;
+                }
+                finished = true;
+                recordResponse();
+                down.exchangeDone(this, false);
+                stripToBytes(dc.pipeline());
+                stripToBytes(uc.pipeline());
+                ByteBuf b;
+                while ((b = upgradeBytes.poll()) != null) {
+                    dc.write(b);
+                }
+                dc.flush();
+                TcpRelay.join(uc, dc);
+            });
+        });
+    }
+
+    private static void stripToBytes(ChannelPipeline p) {
+        while (p.last() != null && !(p.last() instanceof io.netty.handler.ssl.SslHandler)) {
+            var h = p.last();
+            if (h instanceof HttpServerCodec || h instanceof HttpClientCodec) {
+                p.remove(h);
+                break;
+            }
+            p.remove(h);
+        }
+    }
+
+    /** The upstream closed or failed before the exchange completed. */
+    void onUpstreamClosed() {
+        if (finished) {
+            return;
+        }
+        if (!responseStarted) {
+            fail(ProxyError.UPSTREAM_RESET, "the connection closed before a response");
+        } else {
+            abort(Http2Error.INTERNAL_ERROR);
+        }
+    }
+
+    /** The upstream HTTP/2 stream was reset (or refused by GOAWAY). */
+    void onUpstreamReset(Http2Error code) {
+        if (finished) {
+            return;
+        }
+        if (!responseStarted && code == Http2Error.REFUSED_STREAM && down.http2()) {
+            // Certainly not processed: tell the client it may retry.
+            abort(Http2Error.REFUSED_STREAM);
+        } else if (!responseStarted && !down.http2()) {
+            fail(ProxyError.UPSTREAM_RESET, "stream reset with " + code);
+        } else {
+            abort(code);
+        }
+    }
+
+    /** The downstream connection closed or its stream was reset: cancel upstream. */
+    void onDownstreamClosed() {
+        onDownstreamReset(Http2Error.CANCEL);
+    }
+
+    void onDownstreamReset(Http2Error code) {
+        if (finished) {
+            return;
+        }
+        finished = true;
+        releasePending();
+        if (up != null) {
+            up.abort(code);
+        }
+        if (proxyError == null && !responseStarted) {
+            status = 0;
+        }
+        recordResponse();
+    }
+
+    /** Answers with a proxy-made error (if nothing was sent yet), and ends the exchange. */
+    void fail(ProxyError error, String detail) {
+        if (finished) {
+            return;
+        }
+        if (responseStarted) {
+            abort(Http2Error.INTERNAL_ERROR);
+            return;
+        }
+        finished = true;
+        proxyError = error;
+        releasePending();
+        if (up != null) {
+            up.abort(Http2Error.CANCEL);
+            up = null;
+        }
+        LOG.log(Level.FINE, "{0} {1} {2}: {3} ({4})",
+                new Object[] {conn.direction().label(), head.method(), head.uri(), error.code(), detail});
+        cx.metrics().proxyErrors.inc(conn.direction().label(), error.code());
+        FullHttpResponse r = ErrorResponder.response(error, detail, down.channel().alloc(), grpc && down.http2());
+        status = r.status().code();
+        grpcStatus = r.headers().get("grpc-status");
+        cx.metrics().httpLatency.observeNanos(System.nanoTime() - startNanos, conn.direction().label(), authority(),
+                tls(), clientId(), serverId(), Integer.toString(status));
+        boolean mustClose = !requestEnded;
+        down.prepareResponse(r, true);
+        if (mustClose && !down.http2()) {
+            HttpUtil.setKeepAlive(r, false);
+        }
+        down.channel().writeAndFlush(r).addListener((ChannelFutureListener) f -> {
+            recordResponse();
+            down.exchangeDone(this, mustClose || !f.isSuccess());
+        });
+    }
+
+    /** Cancels both sides after the response began (or when no response can be sent). */
+    void abort(Http2Error code) {
+        if (finished) {
+            return;
+        }
+        finished = true;
+        releasePending();
+        if (up != null) {
+            up.abort(code);
+        }
+        down.abort(code);
+        if (status == 0) {
+            status = 502;
+        }
+        recordResponse();
+    }
+
+    private void complete() {
+        if (finished) {
+            return;
+        }
+        finished = true;
+        boolean reusable = requestSent && requestEnded;
+        up.release(reusable);
+        recordResponse();
+        down.exchangeDone(this, !requestEnded);
+    }
+
+    private void releasePending() {
+        if (pending != null) {
+            HttpContent c;
+            while ((c = pending.poll()) != null) {
+                c.release();
+            }
+        }
+        if (upgradeBytes != null) {
+            ByteBuf b;
+            while ((b = upgradeBytes.poll()) != null) {
+                b.release();
+            }
+        }
+    }
+
+    private boolean recorded;
+
+    private void recordResponse() {
+        if (recorded) {
+            return;
+        }
+        recorded = true;
+        String cls = classification();
+        cx.metrics().httpResponses.inc(conn.direction().label(), authority(), tls(), clientId(), serverId(),
+                status == 0 ? "" : Integer.toString(status), cls, proxyError == null ? "" : proxyError.code());
+    }
+
+    private String classification() {
+        if (proxyError != null || status == 0) {
+            return "failure";
+        }
+        if (grpcStatus != null) {
+            return grpcStatus.equals("0") ? "success" : "failure";
+        }
+        return status >= 500 ? "failure" : "success";
+    }
+
+    private String authority() {
+        if (target != null && target.authority() != null) {
+            return target.authority();
+        }
+        String host = head.headers().get(HttpHeaderNames.HOST);
+        return host == null ? "" : host;
+    }
+
+    private String tls() {
+        boolean secured = conn.direction() == ConnContext.Direction.INBOUND ? conn.meshed()
+                : target != null && target.meshed();
+        return secured ? "true" : "no_identity";
+    }
+
+    private String clientId() {
+        return conn.clientId() == null ? "" : conn.clientId().dnsName();
+    }
+
+    private String serverId() {
+        return conn.direction() == ConnContext.Direction.OUTBOUND && target != null && target.identity() != null
+                ? target.identity() : "";
+    }
+}

@@ -1,0 +1,23 @@
+package dev.hypha.proxy.http;
+
+import io.netty.handler.codec.http.HttpRequest;
+
+/** Picks the upstream for a request (outbound: discovery; inbound: the local app). */
+@FunctionalInterface
+public interface Router {
+    /** Thrown when a request cannot be routed; carries the error to answer with. */
+    final class RouteException extends Exception {
+        private final ProxyError error;
+
+        public RouteException(ProxyError error, String detail) {
+            super(detail, null, false, false);
+            this.error = error;
+        }
+
+        public ProxyError error() {
+            return error;
+        }
+    }
+
+    UpstreamTarget route(HttpRequest request, ConnContext conn, boolean downstreamIsH2) throws RouteException;
+}

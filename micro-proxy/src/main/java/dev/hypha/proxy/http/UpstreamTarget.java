@@ -1,0 +1,30 @@
+package dev.hypha.proxy.http;
+
+import dev.hypha.proxy.config.HostPort;
+import java.util.Objects;
+
+/**
+ * Where one request goes and how: the address to connect to, the identity its proxy must prove (null: plain
+ * text), the port at the destination pod (sent in the mesh header), the protocol spoken on the connection, and
+ * whether the connection is the request's alone (upgrades such as WebSocket never share or reuse one).
+ */
+public record UpstreamTarget(HostPort address, String identity, int meshPort, Wire wire, boolean dedicated,
+        String authority) {
+
+    /** The protocol on the upstream connection. */
+    public enum Wire { HTTP1, HTTP2 }
+
+    public UpstreamTarget {
+        Objects.requireNonNull(address, "address");
+        Objects.requireNonNull(wire, "wire");
+    }
+
+    public boolean meshed() {
+        return identity != null;
+    }
+
+    /** The key under which connections to this target may be shared. */
+    public String poolKey() {
+        return address + "|" + (identity == null ? "" : identity + "|" + meshPort) + "|" + wire;
+    }
+}

@@ -1,0 +1,487 @@
+package dev.hypha.proxy.http;
+
+import dev.hypha.proxy.metrics.ProxyMetrics;
+import dev.hypha.proxy.tls.Credentials;
+import dev.hypha.proxy.tls.CredentialStore;
+import dev.hypha.proxy.tls.MeshHeader;
+import dev.hypha.proxy.tls.MeshTls;
+import dev.hypha.proxy.tls.PeerIdentity;
+import dev.hypha.proxy.transport.Transports;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.AttributeKey;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.ConnectException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Opens upstream connections and streams: plain or over mesh mTLS (handshake, identity check, mesh header), then
+ * HTTP/1 (pooled, one exchange at a time, idle ones evicted), HTTP/2 (one shared connection per target, a stream
+ * per exchange) or raw bytes. Pools are kept per event loop, so that a connection is only ever touched by the
+ * loop that owns the downstream using it.
+ */
+public final class Upstreams {
+    private static final Logger LOG = Logger.getLogger(Upstreams.class.getName());
+    private static final AttributeKey<ScheduledFuture<?>> IDLE_TIMER = AttributeKey.valueOf("hypha.idle");
+    private static final int MAX_IDLE_PER_TARGET = 32;
+
+    private final Transports transports;
+    private final CredentialStore credentials;
+    private final ProxyMetrics metrics;
+    private final int connectTimeoutMillis;
+    private final long idleTimeoutMillis;
+    private final String direction;
+    private final Map<EventLoop, LoopPools> pools = new ConcurrentHashMap<>();
+    private volatile boolean closed;
+
+    public Upstreams(Transports transports, CredentialStore credentials, ProxyMetrics metrics,
+            Duration connectTimeout, Duration idleTimeout, String direction) {
+        this.transports = transports;
+        this.credentials = credentials;
+        this.metrics = metrics;
+        this.connectTimeoutMillis = (int) connectTimeout.toMillis();
+        this.idleTimeoutMillis = idleTimeout.toMillis();
+        this.direction = direction;
+    }
+
+    /** Connections of one event loop. */
+    private static final class LoopPools {
+        final Map<String, ArrayDeque<Channel>> idle = new HashMap<>();
+        final Map<String, H2Conn> h2 = new HashMap<>();
+    }
+
+    /** A shared HTTP/2 connection (possibly still being set up). */
+    private static final class H2Conn {
+        final Future<Channel> ready;
+        boolean goingAway;
+
+        H2Conn(Future<Channel> ready) {
+            this.ready = ready;
+        }
+    }
+
+    /** A stream for one exchange to {@code t}; must be called on {@code loop}. */
+    public Future<UpstreamStream> acquire(UpstreamTarget t, EventLoop loop) {
+        Promise<UpstreamStream> p = loop.newPromise();
+        if (closed) {
+            return p.setFailure(new UpstreamException(ProxyError.SHUTTING_DOWN, "proxy is shutting down"));
+        }
+        if (t.wire() == UpstreamTarget.Wire.HTTP2) {
+            acquireH2(t, loop, p);
+        } else {
+            acquireH1(t, loop, p);
+        }
+        return p;
+    }
+
+    private LoopPools pools(EventLoop loop) {
+        return pools.computeIfAbsent(loop, l -> new LoopPools());
+    }
+
+    // ---------------------------------------------------------------- HTTP/1
+
+    private void acquireH1(UpstreamTarget t, EventLoop loop, Promise<UpstreamStream> p) {
+        if (!t.dedicated()) {
+            ArrayDeque<Channel> q = pools(loop).idle.get(t.poolKey());
+            Channel ch;
+            while (q != null && (ch = q.pollLast()) != null) {
+                ScheduledFuture<?> timer = ch.attr(IDLE_TIMER).getAndSet(null);
+                if (timer != null) {
+                    timer.cancel(false);
+                }
+                if (ch.isActive()) {
+                    p.setSuccess(new H1Stream(ch, t, loop));
+                    return;
+                }
+            }
+        }
+        connect(t, loop, t.meshed() ? MeshHeader.Proto.HTTP1 : null).addListener(f -> {
+            if (!f.isSuccess()) {
+                p.tryFailure(f.cause());
+                return;
+            }
+            Channel ch = (Channel) f.getNow();
+            ch.pipeline().addLast("h1", new HttpClientCodec(4096, 65536, 16384, false, true));
+            ch.pipeline().addLast("up", new UpstreamHandler());
+            if (!p.trySuccess(new H1Stream(ch, t, loop))) {
+                ch.close();
+            }
+        });
+    }
+
+    private final class H1Stream implements UpstreamStream {
+        private final Channel ch;
+        private final UpstreamTarget target;
+        private final EventLoop loop;
+
+        H1Stream(Channel ch, UpstreamTarget target, EventLoop loop) {
+            this.ch = ch;
+            this.target = target;
+            this.loop = loop;
+        }
+
+        @Override
+        public Channel channel() {
+            return ch;
+        }
+
+        @Override
+        public boolean http2() {
+            return false;
+        }
+
+        @Override
+        public void bind(Exchange exchange) {
+            UpstreamHandler h = ch.pipeline().get(UpstreamHandler.class);
+            if (h != null) {
+                h.exchange = exchange;
+            }
+        }
+
+        @Override
+        public void release(boolean reusable) {
+            UpstreamHandler h = ch.pipeline().get(UpstreamHandler.class);
+            if (h != null) {
+                h.exchange = null;
+            }
+            if (!reusable || target.dedicated() || closed || !ch.isActive() || h == null) {
+                ch.close();
+                return;
+            }
+            ArrayDeque<Channel> q = pools(loop).idle.computeIfAbsent(target.poolKey(), k -> new ArrayDeque<>(4));
+            if (q.size() >= MAX_IDLE_PER_TARGET) {
+                ch.close();
+                return;
+            }
+            q.addLast(ch);
+            ch.attr(IDLE_TIMER).set(loop.schedule(() -> {
+                q.remove(ch);
+                ch.close();
+            }, idleTimeoutMillis, TimeUnit.MILLISECONDS));
+            ch.read(); // notice when the server closes it
+        }
+
+        @Override
+        public void abort(Http2Error code) {
+            ch.close();
+        }
+    }
+
+    // ---------------------------------------------------------------- HTTP/2
+
+    private void acquireH2(UpstreamTarget t, EventLoop loop, Promise<UpstreamStream> p) {
+        LoopPools lp = pools(loop);
+        String key = t.poolKey();
+        H2Conn c = lp.h2.get(key);
+        if (c == null || c.goingAway || (c.ready.isDone() && (!c.ready.isSuccess() || !c.ready.getNow().isActive()))) {
+            H2Conn fresh = new H2Conn(connectH2(t, loop));
+            lp.h2.put(key, fresh);
+            fresh.ready.addListener(f -> {
+                if (!f.isSuccess()) {
+                    lp.h2.remove(key, fresh);
+                } else {
+                    Channel parent = (Channel) f.getNow();
+                    parent.closeFuture().addListener(x -> lp.h2.remove(key, fresh));
+                    parent.pipeline().get(GoAwayWatcher.class).onGoAway = () -> {
+                        fresh.goingAway = true;
+                        lp.h2.remove(key, fresh);
+                    };
+                }
+            });
+            c = fresh;
+        }
+        H2Conn conn = c;
+        conn.ready.addListener(f -> {
+            if (!f.isSuccess()) {
+                p.tryFailure(f.cause());
+                return;
+            }
+            Channel parent = (Channel) f.getNow();
+            new Http2StreamChannelBootstrap(parent)
+                    .handler(new ChannelInitializer<Http2StreamChannel>() {
+                        @Override
+                        protected void initChannel(Http2StreamChannel ch) {
+                            ch.config().setAutoRead(false);
+                            ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(false, true));
+                            ch.pipeline().addLast(new UpstreamHandler());
+                        }
+                    })
+                    .open().addListener(sf -> {
+                        if (!sf.isSuccess()) {
+                            p.tryFailure(new UpstreamException(ProxyError.CONNECT_FAILED,
+                                    "cannot open an HTTP/2 stream: " + sf.cause()));
+                            return;
+                        }
+                        Http2StreamChannel sc = (Http2StreamChannel) sf.getNow();
+                        if (!p.trySuccess(new H2Stream(sc))) {
+                            sc.close();
+                        }
+                    });
+        });
+    }
+
+    private Future<Channel> connectH2(UpstreamTarget t, EventLoop loop) {
+        Promise<Channel> ready = loop.newPromise();
+        connect(t, loop, t.meshed() ? MeshHeader.Proto.HTTP2 : null).addListener(f -> {
+            if (!f.isSuccess()) {
+                ready.tryFailure(f.cause());
+                return;
+            }
+            Channel ch = (Channel) f.getNow();
+            ch.config().setAutoRead(true);
+            ch.pipeline().addLast("h2", Http2FrameCodecBuilder.forClient()
+                    .initialSettings(Http2Settings.defaultSettings().pushEnabled(false))
+                    .validateHeaders(true)
+                    .build());
+            ch.pipeline().addLast("h2-mux", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+            ch.pipeline().addLast("h2-goaway", new GoAwayWatcher());
+            ch.read();
+            ready.trySuccess(ch);
+        });
+        return ready;
+    }
+
+    /** Marks a shared connection as going away when the server sends GOAWAY: new streams use a new connection. */
+    private static final class GoAwayWatcher extends ChannelInboundHandlerAdapter {
+        Runnable onGoAway;
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof Http2GoAwayFrame && onGoAway != null) {
+                onGoAway.run();
+            }
+            ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            ReferenceCountUtil.release(evt);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            LOG.log(Level.FINE, "upstream HTTP/2 connection error: {0}", cause.toString());
+            ctx.close();
+        }
+    }
+
+    private static final class H2Stream implements UpstreamStream {
+        private final Http2StreamChannel ch;
+
+        H2Stream(Http2StreamChannel ch) {
+            this.ch = ch;
+        }
+
+        @Override
+        public Channel channel() {
+            return ch;
+        }
+
+        @Override
+        public boolean http2() {
+            return true;
+        }
+
+        @Override
+        public void bind(Exchange exchange) {
+            ch.pipeline().get(UpstreamHandler.class).exchange = exchange;
+        }
+
+        @Override
+        public void release(boolean reusable) {
+            UpstreamHandler h = ch.pipeline().get(UpstreamHandler.class);
+            if (h != null) {
+                h.exchange = null;
+            }
+            if (ch.isActive() && !reusable) {
+                ch.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+            }
+        }
+
+        @Override
+        public void abort(Http2Error code) {
+            UpstreamHandler h = ch.pipeline().get(UpstreamHandler.class);
+            if (h != null) {
+                h.exchange = null;
+            }
+            if (ch.isActive()) {
+                ch.writeAndFlush(new DefaultHttp2ResetFrame(code == null ? Http2Error.CANCEL : code));
+            }
+        }
+    }
+
+    /** Routes an upstream's reads and events to the exchange it serves. */
+    static final class UpstreamHandler extends ChannelInboundHandlerAdapter {
+        Exchange exchange;
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            Exchange e = exchange;
+            if (e == null) {
+                // Bytes on an idle pooled connection: the server broke the protocol; do not reuse it.
+                ReferenceCountUtil.release(msg);
+                ctx.close();
+                return;
+            }
+            e.onUpstreamRead(msg);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            Exchange e = exchange;
+            if (evt instanceof Http2ResetFrame rst) {
+                if (e != null) {
+                    Http2Error code = Http2Error.valueOf(rst.errorCode());
+                    e.onUpstreamReset(code == null ? Http2Error.INTERNAL_ERROR : code);
+                }
+            } else if (evt instanceof Http2GoAwayFrame) {
+                // This stream is past the server's last stream id: it was refused, never processed.
+                if (e != null) {
+                    e.onUpstreamReset(Http2Error.REFUSED_STREAM);
+                }
+            }
+            ReferenceCountUtil.release(evt);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            Exchange e = exchange;
+            exchange = null;
+            if (e != null) {
+                e.onUpstreamClosed();
+            }
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            LOG.log(Level.FINE, "upstream error: {0}", cause.toString());
+            ctx.close();
+        }
+    }
+
+    // ---------------------------------------------------------------- connections
+
+    /**
+     * Connects to the target; for a meshed target also does the mTLS handshake, checks the server's identity and
+     * sends the mesh header for {@code proto}. The returned channel has auto-read off and nothing after TLS.
+     */
+    public Future<Channel> connect(UpstreamTarget t, EventLoop loop, MeshHeader.Proto proto) {
+        Promise<Channel> p = loop.newPromise();
+        Credentials creds = null;
+        if (t.meshed()) {
+            creds = credentials.current();
+            if (creds == null) {
+                return p.setFailure(new UpstreamException(ProxyError.NO_IDENTITY, "no certificate loaded"));
+            }
+        }
+        Credentials c = creds;
+        String tls = t.meshed() ? "true" : "no_identity";
+        String peer = t.meshed() ? t.identity() : "";
+        Bootstrap b = new Bootstrap().group(loop).channel(transports.clientChannel())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .handler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast("bytes", new dev.hypha.proxy.metrics.ByteCounter(metrics, "upstream",
+                                tls, peer));
+                    }
+                });
+        ChannelFuture cf = b.connect(t.address().toResolved());
+        cf.addListener(f -> {
+            if (!f.isSuccess()) {
+                Throwable cause = f.cause();
+                ProxyError e = cause instanceof ConnectTimeoutException ? ProxyError.CONNECT_TIMEOUT
+                        : cause instanceof ConnectException ? ProxyError.CONNECT_REFUSED : ProxyError.CONNECT_FAILED;
+                p.tryFailure(new UpstreamException(e, t.address() + ": " + cause.getMessage()));
+                return;
+            }
+            Channel ch = cf.channel();
+            if (c == null) {
+                p.trySuccess(ch);
+                return;
+            }
+            SslHandler ssl = c.clientContext().newHandler(ch.alloc(), t.identity(), t.meshPort());
+            ssl.setHandshakeTimeoutMillis(Math.max(connectTimeoutMillis, 1000));
+            ch.pipeline().addLast("tls", ssl);
+            ssl.handshakeFuture().addListener(h -> {
+                if (!h.isSuccess()) {
+                    ch.close();
+                    p.tryFailure(new UpstreamException(ProxyError.TLS_HANDSHAKE_FAILED,
+                            t.address() + ": " + rootMessage(h.cause())));
+                    return;
+                }
+                if (!MeshTls.ALPN.equals(ssl.applicationProtocol())) {
+                    ch.close();
+                    p.tryFailure(new UpstreamException(ProxyError.TLS_HANDSHAKE_FAILED,
+                            t.address() + " did not negotiate the mesh protocol (is a Hypha proxy listening there?)"));
+                    return;
+                }
+                PeerIdentity id = PeerIdentity.of(ssl);
+                if (id == null || !t.identity().equals(id.dnsName())) {
+                    ch.close();
+                    p.tryFailure(new UpstreamException(ProxyError.TLS_IDENTITY_MISMATCH, "expected '" + t.identity()
+                            + "', the server proved '" + (id == null ? "nothing" : id.dnsName()) + "'"));
+                    return;
+                }
+                ch.writeAndFlush(new MeshHeader(proto, t.meshPort(), t.authority()).encode(ch.alloc()));
+                p.trySuccess(ch);
+            });
+            ch.read();
+        });
+        return p;
+    }
+
+    static String rootMessage(Throwable t) {
+        Throwable c = t;
+        while (c.getCause() != null && c.getCause() != c) {
+            c = c.getCause();
+        }
+        return c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
+    }
+
+    /** Closes pooled idle connections and refuses new acquisitions (shutdown). */
+    public void close() {
+        closed = true;
+        for (Map.Entry<EventLoop, LoopPools> e : pools.entrySet()) {
+            e.getKey().execute(() -> {
+                for (ArrayDeque<Channel> q : e.getValue().idle.values()) {
+                    q.forEach(Channel::close);
+                    q.clear();
+                }
+            });
+        }
+    }
+}
