@@ -106,7 +106,7 @@ public final class Proxy {
                     }, "hypha-shutdown");
                     t.start();
                 }
-            }));
+            }), true);
         } catch (RuntimeException | InterruptedException e) {
             for (Channel c : new Channel[] {out, in, adm}) {
                 if (c != null) {
@@ -125,12 +125,17 @@ public final class Proxy {
     }
 
     private static Channel bind(ProxyRuntime rt, HostPort addr, ChannelHandler init) throws InterruptedException {
+        return bind(rt, addr, init, false);
+    }
+
+    private static Channel bind(ProxyRuntime rt, HostPort addr, ChannelHandler init, boolean autoRead)
+            throws InterruptedException {
         ServerBootstrap b = new ServerBootstrap()
                 .group(rt.transports().group())
                 .channel(rt.transports().serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.AUTO_READ, autoRead)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(init);
