@@ -9,7 +9,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.ssl.SslCloseCompletionEvent;
-import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -104,11 +103,13 @@ public final class TcpRelay extends ChannelInboundHandlerAdapter {
         self.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
 
+    /**
+     * Ends a channel's output. Over mesh TLS the half-close is carried by a TCP FIN under the TLS stream rather
+     * than by close_notify, because a TLS engine that receives close_notify also ends its own output, which would
+     * cut off the other direction (the mesh header already authenticated both ends; the app protocol frames data).
+     */
     static void shutdownOutput(Channel ch) {
-        SslHandler ssl = ch.pipeline().get(SslHandler.class);
-        if (ssl != null) {
-            ssl.closeOutbound();
-        } else if (ch instanceof DuplexChannel d) {
+        if (ch instanceof DuplexChannel d) {
             d.shutdownOutput();
         } else {
             ch.close();
