@@ -12,6 +12,9 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        if (System.getProperty("java.util.logging.manager") == null) {
+            System.setProperty("java.util.logging.manager", "dev.hypha.proxy.admin.KeepAliveLogManager");
+        }
         ProxyConfig cfg;
         try {
             cfg = ConfigParser.parse(System.getenv());
