@@ -55,6 +55,10 @@ public final class HttpBackend implements AutoCloseable {
     }
 
     public HttpBackend() throws InterruptedException {
+        this("127.0.0.1", 0);
+    }
+
+    public HttpBackend(String host, int port) throws InterruptedException {
         server = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -62,7 +66,7 @@ public final class HttpBackend implements AutoCloseable {
                         connections.incrementAndGet();
                         ch.pipeline().addLast(new Sniff());
                     }
-                }).bind("127.0.0.1", 0).sync().channel();
+                }).bind(host, port).sync().channel();
     }
 
     public int port() {
@@ -148,6 +152,14 @@ public final class HttpBackend implements AutoCloseable {
                 send.run();
             }
         }
+    }
+
+    /** Runs the backend as its own process (network-namespace tests): {@code BackendMain host port}. */
+    public static void main(String[] args) throws Exception {
+        HttpBackend b = new HttpBackend(args[0], Integer.parseInt(args[1]));
+        System.out.println("backend listening on " + args[0] + ":" + b.port());
+        System.out.flush();
+        Thread.currentThread().join();
     }
 
     @Override
