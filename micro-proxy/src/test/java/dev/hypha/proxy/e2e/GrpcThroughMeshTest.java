@@ -44,6 +44,8 @@ class GrpcThroughMeshTest {
     static final CountDownLatch slowCancelled = new CountDownLatch(1);
     static final CountDownLatch slowArrived = new CountDownLatch(1);
     static final CountDownLatch streamCancelled = new CountDownLatch(1);
+    static final java.util.concurrent.atomic.AtomicLong floodSent = new java.util.concurrent.atomic.AtomicLong();
+    static final java.util.concurrent.atomic.AtomicBoolean floodStop = new java.util.concurrent.atomic.AtomicBoolean();
 
     @BeforeAll
     static void start() throws Exception {
@@ -95,6 +97,22 @@ class GrpcThroughMeshTest {
 
         @Override
         public void serverStreamingRpc(SimpleRequest req, StreamObserver<SimpleResponse> out) {
+            if (req.getRequestMessage().equals("flood")) {
+                // Sends as fast as flow control lets it: isReady() turns false when the transport is backed up.
+                io.grpc.stub.ServerCallStreamObserver<SimpleResponse> so =
+                        (io.grpc.stub.ServerCallStreamObserver<SimpleResponse>) out;
+                SimpleResponse chunk = SimpleResponse.newBuilder().setResponseMessage("x".repeat(16 * 1024)).build();
+                so.setOnReadyHandler(() -> {
+                    while (so.isReady() && !floodStop.get()) {
+                        so.onNext(chunk);
+                        floodSent.addAndGet(16 * 1024);
+                    }
+                    if (floodStop.get()) {
+                        so.onCompleted();
+                    }
+                });
+                return;
+            }
             if (req.getRequestMessage().equals("forever")) {
                 Context.current().addListener(c -> streamCancelled.countDown(), Runnable::run);
                 out.onNext(SimpleResponse.newBuilder().setResponseMessage("first").build());
@@ -258,6 +276,60 @@ class GrpcThroughMeshTest {
         assertTrue(first.await(10, TimeUnit.SECONDS));
         ctx.cancel(null);
         assertTrue(streamCancelled.await(10, TimeUnit.SECONDS), "RST_STREAM did not travel through both proxies");
+    }
+
+    @Test
+    void aSlowReaderSlowsItsWriterThroughBothProxies() throws Exception {
+        floodSent.set(0);
+        floodStop.set(false);
+        java.util.concurrent.atomic.AtomicLong received = new java.util.concurrent.atomic.AtomicLong();
+        AtomicReference<io.grpc.stub.ClientCallStreamObserver<SimpleRequest>> call = new AtomicReference<>();
+        CountDownLatch done = new CountDownLatch(1);
+        SimpleServiceGrpc.newStub(channel).serverStreamingRpc(req("flood"),
+                new io.grpc.stub.ClientResponseObserver<SimpleRequest, SimpleResponse>() {
+                    @Override
+                    public void beforeStart(io.grpc.stub.ClientCallStreamObserver<SimpleRequest> r) {
+                        call.set(r);
+                        r.disableAutoRequestWithInitial(1); // the app reads one message, then stops reading
+                    }
+
+                    @Override
+                    public void onNext(SimpleResponse v) {
+                        received.addAndGet(v.getResponseMessage().length());
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        done.countDown();
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        done.countDown();
+                    }
+                });
+        // Let the writer run against a reader that does not read.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        long last = -1;
+        while (System.nanoTime() < deadline) {
+            Thread.sleep(500);
+            long now = floodSent.get();
+            if (now == last && now > 0) {
+                break; // the writer is stalled
+            }
+            last = now;
+        }
+        long stalledAt = floodSent.get();
+        System.out.println("flood: writer stalled after " + stalledAt + " bytes");
+        Thread.sleep(1000);
+        assertEquals(stalledAt, floodSent.get(), "the writer must stay stalled while nobody reads");
+        // Windows and socket buffers of three hops hold a few MiB at most; without backpressure this is unbounded.
+        assertTrue(stalledAt < 8L * 1024 * 1024, "the server wrote " + stalledAt + " bytes to a reader that reads nothing");
+        // The reader reads again: everything arrives and the writer resumes.
+        floodStop.set(true);
+        call.get().request(Integer.MAX_VALUE);
+        assertTrue(done.await(20, TimeUnit.SECONDS), "stream did not finish after the reader resumed");
+        assertEquals(floodSent.get(), received.get(), "every byte written reached the reader");
     }
 
     private static StreamObserver<SimpleResponse> observer(AtomicReference<String> result, CountDownLatch done) {

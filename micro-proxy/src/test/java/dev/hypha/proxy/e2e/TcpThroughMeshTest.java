@@ -92,6 +92,56 @@ class TcpThroughMeshTest {
         }
     }
 
+    @Test
+    void aReaderThatStopsReadingStallsTheWriter() throws Exception {
+        java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
+        try (ServerSocket firehose = new ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress())) {
+            Thread t = new Thread(() -> {
+                try (Socket s = firehose.accept()) {
+                    byte[] buf = new byte[65536];
+                    OutputStream out = s.getOutputStream();
+                    while (true) {
+                        out.write(buf);
+                        written.addAndGet(buf.length);
+                    }
+                } catch (Exception ignored) {
+                    // closed at the end of the test
+                }
+            });
+            t.setDaemon(true);
+            t.start();
+            try (Mesh mesh = Mesh.start(dir, new int[] {firehose.getLocalPort()}, new Mesh.Options()
+                    .client(ConfigParser.OUTBOUND_TARGET, "svc.test:" + firehose.getLocalPort())
+                    .client(ConfigParser.OPAQUE_PORTS, Integer.toString(firehose.getLocalPort())));
+                    Socket s = new Socket()) {
+                s.setReceiveBufferSize(65536);
+                s.connect(new InetSocketAddress("127.0.0.1", mesh.outboundPort()), 5000);
+                long deadline = System.nanoTime() + 15_000_000_000L;
+                long last = -1;
+                while (System.nanoTime() < deadline) {
+                    Thread.sleep(500);
+                    long now = written.get();
+                    if (now == last && now > 0) {
+                        break;
+                    }
+                    last = now;
+                }
+                long stalled = written.get();
+                Thread.sleep(1000);
+                assertEquals(stalled, written.get(), "the writer must stay stalled while nobody reads");
+                assertTrue(stalled < 64L * 1024 * 1024, "proxies buffered without bound: " + stalled + " bytes");
+                // and when the reader reads again, bytes flow again
+                long resumeDeadline = System.nanoTime() + 10_000_000_000L;
+                long drained = 0;
+                while (written.get() == stalled && System.nanoTime() < resumeDeadline) {
+                    drained += s.getInputStream().readNBytes(256 * 1024).length;
+                }
+                assertTrue(drained <= stalled, "read more than was ever written");
+                assertTrue(written.get() > stalled, "the writer never resumed");
+            }
+        }
+    }
+
     /** Reads the banner, sends one line, reads the answer. */
     private static String talk(int port) throws Exception {
         try (Socket s = new Socket()) {
