@@ -162,7 +162,8 @@ public final class Exchange {
 
     /** A request body chunk (or the end of the request) from downstream. */
     void onRequestContent(HttpContent c) {
-        if (finished) {
+        if (finished || (head instanceof LastHttpContent && !(c instanceof HttpRequest))) {
+            // after the end of the request (a whole-message head): only the decoder's empty end marker comes here
             c.release();
             return;
         }
@@ -195,7 +196,27 @@ public final class Exchange {
         if (last) {
             requestSent = true;
         }
-        up.channel().writeAndFlush(c).addListener(writeUpDone);
+        up.channel().write(c).addListener(writeUpDone);
+        flushUp = true;
+    }
+
+    private boolean flushUp;
+    private boolean flushDown;
+
+    /** The downstream finished a read batch: send what this exchange wrote upstream in one flush. */
+    void downstreamReadComplete() {
+        if (flushUp && up != null) {
+            flushUp = false;
+            up.channel().flush();
+        }
+    }
+
+    /** The upstream finished a read batch: send what this exchange wrote downstream in one flush. */
+    void upstreamReadComplete() {
+        if (flushDown) {
+            flushDown = false;
+            down.channel().flush();
+        }
     }
 
     private final ChannelFutureListener writeUpDone = this::writeUpDone;
@@ -283,7 +304,7 @@ public final class Exchange {
                 && hc.content().isReadable()) {
             hc.content().clear();
         }
-        down.channel().writeAndFlush(obj).addListener((ChannelFutureListener) f -> {
+        down.channel().write(obj).addListener((ChannelFutureListener) f -> {
             if (!f.isSuccess()) {
                 onDownstreamClosed();
                 return;
@@ -294,6 +315,7 @@ public final class Exchange {
                 up.channel().read();
             }
         });
+        flushDown = true;
     }
 
     private void writeInterim(HttpResponse r) {

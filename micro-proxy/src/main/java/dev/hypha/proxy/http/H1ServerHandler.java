@@ -82,6 +82,14 @@ public final class H1ServerHandler extends ChannelInboundHandlerAdapter implemen
         dispatch(msg);
     }
 
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (current != null) {
+            current.downstreamReadComplete();
+        }
+        ctx.fireChannelReadComplete();
+    }
+
     private void dispatch(Object msg) {
         if (closing) {
             ReferenceCountUtil.release(msg);
@@ -97,7 +105,15 @@ public final class H1ServerHandler extends ChannelInboundHandlerAdapter implemen
             if (HttpUtil.is100ContinueExpected(req) && req.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
                 req.headers().remove(HttpHeaderNames.EXPECT);
             }
-            current = new Exchange(cx, this, req, conn, hasBody);
+            HttpRequest head = req;
+            if (!hasBody) {
+                // A request without a body travels as one message (one HTTP/2 HEADERS frame with END_STREAM);
+                // the decoder's empty LastHttpContent that follows is dropped by the exchange.
+                head = new io.netty.handler.codec.http.DefaultFullHttpRequest(req.protocolVersion(), req.method(),
+                        req.uri(), io.netty.buffer.Unpooled.EMPTY_BUFFER, req.headers(),
+                        io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+            }
+            current = new Exchange(cx, this, head, conn, hasBody);
             current.start();
         } else if (msg instanceof HttpContent c) {
             // The tail of a request that was already answered (e.g. rejected): drop it.
@@ -173,6 +189,9 @@ public final class H1ServerHandler extends ChannelInboundHandlerAdapter implemen
         while (current != null && !current.finished() && !queued.isEmpty() && queued.peek() instanceof HttpContent c
                 && !(c instanceof HttpRequest)) {
             current.onRequestContent((HttpContent) queued.poll());
+        }
+        if (current != null) {
+            current.downstreamReadComplete();
         }
         if (queued.isEmpty()) {
             ctx.read();

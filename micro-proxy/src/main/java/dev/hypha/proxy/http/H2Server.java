@@ -109,6 +109,14 @@ public final class H2Server {
         }
 
         @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            if (exchange != null) {
+                exchange.downstreamReadComplete();
+            }
+            ctx.fireChannelReadComplete();
+        }
+
+        @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof Http2ResetFrame rst) {
                 if (exchange != null) {

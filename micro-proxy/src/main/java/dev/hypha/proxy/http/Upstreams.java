@@ -356,6 +356,15 @@ public final class Upstreams {
         }
 
         @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            Exchange e = exchange;
+            if (e != null) {
+                e.upstreamReadComplete();
+            }
+            ctx.fireChannelReadComplete();
+        }
+
+        @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             Exchange e = exchange;
             if (evt instanceof Http2ResetFrame rst) {
