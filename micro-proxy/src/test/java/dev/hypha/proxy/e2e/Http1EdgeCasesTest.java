@@ -85,6 +85,29 @@ class Http1EdgeCasesTest {
     }
 
     @Test
+    void requestTrailersCrossTheMesh() throws Exception {
+        String r = exchange("POST /trailers HTTP/1.1\r\nHost: " + host() + "\r\nTransfer-Encoding: chunked\r\n"
+                + "Trailer: x-trailer\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\nx-trailer: checksum-42\r\n\r\n");
+        assertTrue(r.startsWith("HTTP/1.1 200"), r);
+        assertTrue(r.contains("x-echo-trailer: checksum-42"), "the trailer must reach the app: " + r);
+        assertTrue(r.contains("x-echo-body-length: 5"), r);
+    }
+
+    @Test
+    void hopByHopHeadersStopAtEachHop() throws Exception {
+        String r = exchange("GET /hop HTTP/1.1\r\nHost: " + host() + "\r\nConnection: close, x-private\r\n"
+                + "X-Private: for-the-proxy-only\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n"
+                + "TE: trailers\r\nX-End-To-End: kept\r\n\r\n");
+        assertTrue(r.startsWith("HTTP/1.1 200"), r);
+        String names = r.lines().filter(l -> l.startsWith("x-echo-header-names:")).findFirst().orElseThrow();
+        assertTrue(names.contains("x-end-to-end"), names);
+        for (String hop : new String[] {"x-private", "keep-alive", "proxy-connection", "connection"}) {
+            assertTrue(!java.util.Arrays.asList(names.substring(names.indexOf(':') + 1).trim().split(",")).contains(hop),
+                    hop + " must not be forwarded: " + names);
+        }
+    }
+
+    @Test
     void pipelinedRequestsAreAnsweredInOrder() throws Exception {
         StringBuilder raw = new StringBuilder();
         for (int i = 0; i < 5; i++) {

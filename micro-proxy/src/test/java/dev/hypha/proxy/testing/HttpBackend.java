@@ -135,6 +135,9 @@ public final class HttpBackend implements AutoCloseable {
             r.headers().set("x-echo-host", String.valueOf(req.headers().get(HttpHeaderNames.HOST)));
             r.headers().set("x-echo-client-id", String.valueOf(clientId));
             r.headers().set("x-echo-body-length", req.content().readableBytes());
+            java.util.TreeSet<String> names = new java.util.TreeSet<>();
+            req.headers().names().forEach(n -> names.add(n.toLowerCase(java.util.Locale.ROOT)));
+            r.headers().set("x-echo-header-names", String.join(",", names));
             if (trailer != null) {
                 r.headers().set("x-echo-trailer", trailer);
             }
