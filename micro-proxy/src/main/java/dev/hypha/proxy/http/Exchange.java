@@ -39,7 +39,8 @@ public final class Exchange {
 
     private final ExchangeContext cx;
     private final Downstream down;
-    private final HttpRequest head;
+    private HttpRequest head;
+    private HttpRequest retryHead;
     private final ConnContext conn;
     private final boolean grpc;
     private final boolean requestHasBody;
@@ -51,6 +52,7 @@ public final class Exchange {
     private boolean requestEnded;
     private boolean requestSent;
     private boolean responseStarted;
+    private boolean responseEnded;
     private boolean responseHasBody = true;
     private boolean finished;
     private boolean upgrading;
@@ -111,6 +113,10 @@ public final class Exchange {
         }
         up = s;
         s.bind(this);
+        if (retryHead != null) {
+            head = retryHead;
+            retryHead = null;
+        }
         prepareRequestHead();
         Channel uc = s.channel();
         if (head instanceof LastHttpContent) {
@@ -294,6 +300,9 @@ public final class Exchange {
             down.prepareResponse(r, responseHasBody);
         }
         boolean last = obj instanceof LastHttpContent;
+        if (last) {
+            responseEnded = true;
+        }
         if (last && grpcStatus == null) {
             String g = ((LastHttpContent) obj).trailingHeaders().get("grpc-status");
             if (g != null) {
@@ -388,9 +397,26 @@ public final class Exchange {
         }
     }
 
+    private boolean retried;
+
     /** The upstream closed or failed before the exchange completed. */
     void onUpstreamClosed() {
-        if (finished) {
+        if (finished || responseEnded) {
+            return;
+        }
+        if (!responseStarted && !retried && up != null && up.reused() && head instanceof LastHttpContent
+                && !((LastHttpContent) head).content().isReadable()) {
+            // A pooled connection the server had just closed (the keep-alive race): the request was certainly not
+            // processed, and it has no body, so it is sent again once on a fresh connection.
+            retried = true;
+            up = null;
+            cx.metrics().proxyErrors.inc(conn.direction().label(), "stale_connection_retried");
+            HttpRequest again = new io.netty.handler.codec.http.DefaultFullHttpRequest(head.protocolVersion(),
+                    head.method(), head.uri(), io.netty.buffer.Unpooled.EMPTY_BUFFER, head.headers(),
+                    io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+            retryHead = again;
+            Future<UpstreamStream> f = cx.upstreams().acquire(target, down.channel().eventLoop(), true);
+            f.addListener(x -> upstreamReady(f));
             return;
         }
         if (!responseStarted) {

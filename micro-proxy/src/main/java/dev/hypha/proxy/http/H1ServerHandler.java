@@ -35,6 +35,7 @@ public final class H1ServerHandler extends ChannelInboundHandlerAdapter implemen
     private Exchange current;
     private boolean keepAlive = true;
     private boolean closing;
+    private boolean inputClosed;
     private final ArrayDeque<Object> queued = new ArrayDeque<>(2);
 
     public H1ServerHandler(ExchangeContext cx, ConnContext conn) {
@@ -80,6 +81,19 @@ public final class H1ServerHandler extends ChannelInboundHandlerAdapter implemen
             return;
         }
         dispatch(msg);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+            // The client sent FIN: answer what it already sent, then close (nothing more can arrive).
+            inputClosed = true;
+            if (current == null && queued.isEmpty()) {
+                closing = true;
+                ctx.close();
+            }
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     @Override
@@ -194,6 +208,11 @@ public final class H1ServerHandler extends ChannelInboundHandlerAdapter implemen
             current.downstreamReadComplete();
         }
         if (queued.isEmpty()) {
+            if (current == null && inputClosed) {
+                closing = true;
+                ctx.close();
+                return;
+            }
             ctx.read();
         }
     }

@@ -58,6 +58,9 @@ public final class H2Server {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+                ctx.close(); // the client hung up; the codec resets what is still open
+            }
             ReferenceCountUtil.release(evt);
         }
 

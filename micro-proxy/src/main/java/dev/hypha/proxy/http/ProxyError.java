@@ -10,6 +10,7 @@ public enum ProxyError {
     CONNECT_REFUSED(HttpResponseStatus.BAD_GATEWAY, "connect_refused", "the destination refused the connection"),
     CONNECT_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "connect_timeout", "connecting to the destination timed out"),
     CONNECT_FAILED(HttpResponseStatus.BAD_GATEWAY, "connect_failed", "connecting to the destination failed"),
+    DNS_FAILED(HttpResponseStatus.BAD_GATEWAY, "dns_failed", "the destination's host name did not resolve"),
     TLS_IDENTITY_MISMATCH(HttpResponseStatus.BAD_GATEWAY, "tls_identity_mismatch",
             "the destination's proxy proved a different identity than discovery named"),
     TLS_HANDSHAKE_FAILED(HttpResponseStatus.BAD_GATEWAY, "tls_handshake_failed", "the mTLS handshake failed"),

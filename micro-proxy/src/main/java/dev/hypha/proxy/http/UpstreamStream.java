@@ -16,6 +16,11 @@ public interface UpstreamStream {
     /** The exchange completed; an HTTP/1 connection goes back to the pool when {@code reusable}. */
     void release(boolean reusable);
 
+    /** Whether this stream runs on a pooled connection that served an earlier exchange (it may have gone stale). */
+    default boolean reused() {
+        return false;
+    }
+
     /** Cancels the stream: HTTP/2 resets it with {@code code}, HTTP/1 closes the connection. */
     void abort(Http2Error code);
 }

@@ -91,6 +91,11 @@ public final class Upstreams {
 
     /** A stream for one exchange to {@code t}; must be called on {@code loop}. */
     public Future<UpstreamStream> acquire(UpstreamTarget t, EventLoop loop) {
+        return acquire(t, loop, false);
+    }
+
+    /** As {@link #acquire(UpstreamTarget, EventLoop)}; {@code fresh} skips pooled HTTP/1 connections. */
+    public Future<UpstreamStream> acquire(UpstreamTarget t, EventLoop loop, boolean fresh) {
         Promise<UpstreamStream> p = loop.newPromise();
         if (closed) {
             return p.setFailure(new UpstreamException(ProxyError.SHUTTING_DOWN, "proxy is shutting down"));
@@ -98,7 +103,7 @@ public final class Upstreams {
         if (t.wire() == UpstreamTarget.Wire.HTTP2) {
             acquireH2(t, loop, p);
         } else {
-            acquireH1(t, loop, p);
+            acquireH1(t, loop, p, fresh);
         }
         return p;
     }
@@ -109,8 +114,8 @@ public final class Upstreams {
 
     // ---------------------------------------------------------------- HTTP/1
 
-    private void acquireH1(UpstreamTarget t, EventLoop loop, Promise<UpstreamStream> p) {
-        if (!t.dedicated()) {
+    private void acquireH1(UpstreamTarget t, EventLoop loop, Promise<UpstreamStream> p, boolean fresh) {
+        if (!t.dedicated() && !fresh) {
             ArrayDeque<Channel> q = pools(loop).idle.get(t.poolKey());
             Channel ch;
             while (q != null && (ch = q.pollLast()) != null) {
@@ -119,7 +124,7 @@ public final class Upstreams {
                     timer.cancel(false);
                 }
                 if (ch.isActive()) {
-                    p.setSuccess(new H1Stream(ch, t, loop));
+                    p.setSuccess(new H1Stream(ch, t, loop, true));
                     return;
                 }
             }
@@ -132,7 +137,7 @@ public final class Upstreams {
             Channel ch = (Channel) f.getNow();
             ch.pipeline().addLast("h1", new HttpClientCodec(4096, 65536, 16384, false, true));
             ch.pipeline().addLast("up", new UpstreamHandler());
-            if (!p.trySuccess(new H1Stream(ch, t, loop))) {
+            if (!p.trySuccess(new H1Stream(ch, t, loop, false))) {
                 ch.close();
             }
         });
@@ -142,11 +147,18 @@ public final class Upstreams {
         private final Channel ch;
         private final UpstreamTarget target;
         private final EventLoop loop;
+        private final boolean reused;
 
-        H1Stream(Channel ch, UpstreamTarget target, EventLoop loop) {
+        H1Stream(Channel ch, UpstreamTarget target, EventLoop loop, boolean reused) {
             this.ch = ch;
             this.target = target;
             this.loop = loop;
+            this.reused = reused;
+        }
+
+        @Override
+        public boolean reused() {
+            return reused;
         }
 
         @Override
@@ -173,7 +185,7 @@ public final class Upstreams {
             if (h != null) {
                 h.exchange = null;
             }
-            if (!reusable || target.dedicated() || closed || !ch.isActive() || h == null) {
+            if (!reusable || target.dedicated() || closed || !ch.isActive() || h == null || h.inputShutdown) {
                 ch.close();
                 return;
             }
@@ -284,6 +296,12 @@ public final class Upstreams {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+                if (onGoAway != null) {
+                    onGoAway.run();
+                }
+                ctx.close();
+            }
             ReferenceCountUtil.release(evt);
         }
 
@@ -342,6 +360,7 @@ public final class Upstreams {
     /** Routes an upstream's reads and events to the exchange it serves. */
     static final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         Exchange exchange;
+        boolean inputShutdown;
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -367,7 +386,12 @@ public final class Upstreams {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             Exchange e = exchange;
-            if (evt instanceof Http2ResetFrame rst) {
+            if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+                // The server sent FIN: the connection is done. A response delimited by the close was completed by the
+                // decoder before this event; an exchange still waiting for its response sees the close.
+                inputShutdown = true;
+                ctx.close();
+            } else if (evt instanceof Http2ResetFrame rst) {
                 if (e != null) {
                     Http2Error code = Http2Error.valueOf(rst.errorCode());
                     e.onUpstreamReset(code == null ? Http2Error.INTERNAL_ERROR : code);
@@ -428,7 +452,50 @@ public final class Upstreams {
                                 tls, peer));
                     }
                 });
-        ChannelFuture cf = b.connect(t.address().toResolved());
+        resolve(t, loop).addListener(rf -> {
+            if (!rf.isSuccess()) {
+                p.tryFailure(rf.cause());
+                return;
+            }
+            connectResolved(b, (java.net.InetSocketAddress) rf.getNow(), t, c, proto, p);
+        });
+        return p;
+    }
+
+    /** Small pool for blocking name lookups, so that no event loop ever waits for DNS. Bounded queue. */
+    private static final java.util.concurrent.ThreadPoolExecutor DNS = new java.util.concurrent.ThreadPoolExecutor(
+            0, 2, 30, TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(256), r -> {
+                Thread th = new Thread(r, "hypha-dns");
+                th.setDaemon(true);
+                return th;
+            });
+
+    private Future<java.net.InetSocketAddress> resolve(UpstreamTarget t, EventLoop loop) {
+        String host = t.address().host();
+        int port = t.address().port();
+        if (io.netty.util.NetUtil.isValidIpV4Address(host) || io.netty.util.NetUtil.isValidIpV6Address(host)) {
+            return loop.newSucceededFuture(new java.net.InetSocketAddress(
+                    io.netty.util.NetUtil.createInetAddressFromIpAddressString(host), port));
+        }
+        Promise<java.net.InetSocketAddress> p = loop.newPromise();
+        try {
+            DNS.execute(() -> {
+                try {
+                    java.net.InetAddress a = java.net.InetAddress.getByName(host);
+                    loop.execute(() -> p.trySuccess(new java.net.InetSocketAddress(a, port)));
+                } catch (java.net.UnknownHostException e) {
+                    loop.execute(() -> p.tryFailure(new UpstreamException(ProxyError.DNS_FAILED, host)));
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            p.tryFailure(new UpstreamException(ProxyError.DNS_FAILED, host + ": too many lookups pending"));
+        }
+        return p;
+    }
+
+    private void connectResolved(Bootstrap b, java.net.InetSocketAddress addr, UpstreamTarget t, Credentials c,
+            MeshHeader.Proto proto, Promise<Channel> p) {
+        ChannelFuture cf = b.connect(addr);
         cf.addListener(f -> {
             if (!f.isSuccess()) {
                 Throwable cause = f.cause();
@@ -470,7 +537,6 @@ public final class Upstreams {
             });
             ch.read();
         });
-        return p;
     }
 
     static String rootMessage(Throwable t) {

@@ -85,6 +85,39 @@ class Http1EdgeCasesTest {
     }
 
     @Test
+    void aClientThatHangsUpLeavesNoConnectionBehind() throws Exception {
+        for (boolean h2 : new boolean[] {false, true}) {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", mesh.outboundPort()), 5000);
+                s.setSoTimeout(10_000);
+                if (h2) {
+                    s.getOutputStream().write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    s.getOutputStream().write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0}); // empty SETTINGS
+                    s.getOutputStream().flush();
+                    s.getInputStream().readNBytes(9); // the server's SETTINGS header
+                } else {
+                    s.getOutputStream().write(("GET /keep HTTP/1.1\r\nHost: " + host() + "\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
+                    s.getOutputStream().flush();
+                    String head = new String(s.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+                    assertEquals("HTTP/1.1 200", head);
+                }
+            } // the client closes (FIN) while the connection is idle
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            String open = "";
+            while (System.nanoTime() < deadline) {
+                open = mesh.metrics(mesh.client).lines().filter(l -> l.startsWith("hypha_proxy_accepted_connections "))
+                        .findFirst().orElse("");
+                if (open.endsWith(" 0")) {
+                    break;
+                }
+                Thread.sleep(20);
+            }
+            assertEquals("hypha_proxy_accepted_connections 0", open, (h2 ? "HTTP/2" : "HTTP/1") + " connection lingers");
+        }
+    }
+
+    @Test
     void requestTrailersCrossTheMesh() throws Exception {
         String r = exchange("POST /trailers HTTP/1.1\r\nHost: " + host() + "\r\nTransfer-Encoding: chunked\r\n"
                 + "Trailer: x-trailer\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\nx-trailer: checksum-42\r\n\r\n");
