@@ -1,0 +1,54 @@
+package dev.hypha.control;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+/** Every {@code hypha.control.*} setting (environment: {@code HYPHA_CONTROL_*}); documented in control/README.md. */
+@ConfigMapping(prefix = "hypha.control")
+public interface ControlConfig {
+    /** {@code local}: join tokens signed by this control plane (the Kubernetes source, TokenReview, comes next). */
+    @WithDefault("local")
+    Mode mode();
+
+    /** The trust domain of identities and SPIFFE IDs. */
+    @WithDefault("cluster.local")
+    String trustDomain();
+
+    /** Lifetime of issued leaf certificates. */
+    @WithDefault("24h")
+    Duration leafLifetime();
+
+    /** How far back a leaf's notBefore is set, for clocks that run behind. */
+    @WithDefault("20s")
+    Duration clockSkew();
+
+    Issuer issuer();
+
+    Join join();
+
+    enum Mode { local }
+
+    interface Issuer {
+        /** PEM certificate of the issuer (intermediate), optionally followed by its chain. */
+        Optional<Path> certFile();
+
+        /** PEM PKCS#8 (or SEC1 "EC PRIVATE KEY") private key of the issuer. */
+        Optional<Path> keyFile();
+
+        /** PEM trust anchors (one or more roots). */
+        Optional<Path> trustAnchorsFile();
+
+        /** How often the files are checked for changes. */
+        @WithDefault("10s")
+        Duration reloadInterval();
+    }
+
+    interface Join {
+        /** Longest lifetime a minted join token may have (local mode). */
+        @WithDefault("24h")
+        Duration maxTtl();
+    }
+}
