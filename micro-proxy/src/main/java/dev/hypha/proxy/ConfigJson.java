@@ -30,6 +30,8 @@ final class ConfigJson {
         field(sb, "identityCertFile", c.identityCertFile());
         field(sb, "identityKeyFile", c.identityKeyFile());
         field(sb, "trustAnchorsFile", c.trustAnchorsFile());
+        field(sb, "identityAddr", c.identityAddr());
+        field(sb, "identityTokenFile", c.identityTokenFile());
         field(sb, "identity", creds == null ? null : creds.identity());
         field(sb, "certificateNotAfter", creds == null ? null : creds.notAfter());
         field(sb, "inboundPolicy", c.inboundPolicy().text());

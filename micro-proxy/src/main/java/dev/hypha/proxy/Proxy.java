@@ -5,6 +5,10 @@ import dev.hypha.proxy.config.ConfigParser;
 import dev.hypha.proxy.config.HostPort;
 import dev.hypha.proxy.config.ProxyConfig;
 import dev.hypha.proxy.http.Upstreams;
+import dev.hypha.proxy.identity.IdentityClient;
+import java.nio.file.Files;
+import java.security.cert.X509Certificate;
+import java.util.List;
 import dev.hypha.proxy.inbound.InboundServer;
 import dev.hypha.proxy.metrics.ProxyMetrics;
 import dev.hypha.proxy.outbound.OutboundServer;
@@ -40,8 +44,20 @@ public final class Proxy {
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
 
-    private Proxy(ProxyRuntime rt, Channel outbound, Channel inbound, Channel admin) {
+    private final IdentityClient identity;
+
+    private static void closeAll(Channel out, Channel in, Channel adm, Transports transports) {
+        for (Channel c : new Channel[] {out, in, adm}) {
+            if (c != null) {
+                c.close();
+            }
+        }
+        transports.group().shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+    }
+
+    private Proxy(ProxyRuntime rt, Channel outbound, Channel inbound, Channel admin, IdentityClient identity) {
         this.rt = rt;
+        this.identity = identity;
         this.outbound = outbound;
         this.inbound = inbound;
         this.admin = admin;
@@ -56,11 +72,11 @@ public final class Proxy {
         ProxyMetrics metrics = new ProxyMetrics();
         SslProvider provider = MeshTls.provider(cfg.tlsProvider());
         Credentials creds = null;
-        if (cfg.hasIdentity()) {
+        if (cfg.identityCertFile() != null) {
             creds = MeshTls.fromFiles(cfg.identityCertFile(), cfg.identityKeyFile(), cfg.trustAnchorsFile(),
                     cfg.identityName(), provider);
             metrics.certExpiry.set(creds.notAfter().getEpochSecond(), creds.identity());
-        } else {
+        } else if (cfg.identityAddr() == null) {
             LOG.warning("no identity configured (" + ConfigParser.IDENTITY_CERT_FILE + " unset): mTLS is off, "
                     + "meshed destinations are unreachable and inbound mesh connections are refused");
         }
@@ -116,7 +132,23 @@ public final class Proxy {
             transports.group().shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
             throw e;
         }
-        self[0] = new Proxy(rt, out, in, adm);
+        IdentityClient identity = null;
+        if (cfg.identityAddr() != null) {
+            try {
+                List<X509Certificate> anchors = MeshTls.certificates(Files.readAllBytes(cfg.trustAnchorsFile()),
+                        "trust anchors");
+                identity = new IdentityClient(cfg.identityName(), cfg.identityAddr(), cfg.identityTokenFile(), anchors,
+                        store, metrics, provider, transports);
+            } catch (TlsConfigException e) {
+                closeAll(out, in, adm, transports);
+                throw e;
+            } catch (Exception e) {
+                closeAll(out, in, adm, transports);
+                throw new TlsConfigException("cannot start the identity client: " + e.getMessage());
+            }
+            identity.start();
+        }
+        self[0] = new Proxy(rt, out, in, adm, identity);
         LOG.info("hypha-proxy listening: outbound " + out.localAddress() + ", inbound " + in.localAddress()
                 + ", admin " + adm.localAddress() + " (mode " + cfg.mode().name().toLowerCase() + ", "
                 + (transports.epoll() ? "epoll" : "nio") + ", tls " + provider.name().toLowerCase()
@@ -153,7 +185,16 @@ public final class Proxy {
         if (stopping.get()) {
             return false;
         }
-        return !rt.config().hasIdentity() || rt.credentials().current() != null;
+        if (!rt.config().hasIdentity()) {
+            return true;
+        }
+        Credentials c = rt.credentials().current();
+        return c != null && c.notAfter().isAfter(java.time.Instant.now());
+    }
+
+    /** The identity client, when certificates come from the control plane (else null). */
+    public IdentityClient identityClient() {
+        return identity;
     }
 
     public ProxyRuntime runtime() {
@@ -199,6 +240,9 @@ public final class Proxy {
         int left = rt.tracker().size();
         if (left > 0) {
             LOG.warning("grace period over: closing " + left + " connection(s) still open");
+        }
+        if (identity != null) {
+            identity.close();
         }
         rt.outboundUpstreams().close();
         rt.inboundUpstreams().close();

@@ -37,6 +37,8 @@ public final class ConfigParser {
     public static final String IDENTITY_KEY_FILE = PREFIX + "IDENTITY_KEY_FILE";
     public static final String TRUST_ANCHORS_FILE = PREFIX + "TRUST_ANCHORS_FILE";
     public static final String IDENTITY_NAME = PREFIX + "IDENTITY_NAME";
+    public static final String IDENTITY_ADDR = PREFIX + "IDENTITY_ADDR";
+    public static final String IDENTITY_TOKEN_FILE = PREFIX + "IDENTITY_TOKEN_FILE";
     public static final String INBOUND_POLICY = PREFIX + "INBOUND_POLICY";
     public static final String DESTINATIONS = PREFIX + "DESTINATIONS";
     public static final String LOG_LEVEL = PREFIX + "LOG_LEVEL";
@@ -48,7 +50,7 @@ public final class ConfigParser {
     public static final List<String> KEYS = List.of(MODE, OUTBOUND_LISTEN_ADDR, INBOUND_LISTEN_ADDR, ADMIN_LISTEN_ADDR,
             OUTBOUND_TARGET, INBOUND_TARGET, INBOUND_APP_HOST, OPAQUE_PORTS, DETECT_TIMEOUT, CONNECT_TIMEOUT,
             SHUTDOWN_GRACE, HTTP1_IDLE_TIMEOUT, MAX_HEADER_BYTES, MAX_INITIAL_LINE_BYTES, IDENTITY_CERT_FILE,
-            IDENTITY_KEY_FILE, TRUST_ANCHORS_FILE, IDENTITY_NAME, INBOUND_POLICY, DESTINATIONS, LOG_LEVEL,
+            IDENTITY_KEY_FILE, TRUST_ANCHORS_FILE, IDENTITY_NAME, IDENTITY_ADDR, IDENTITY_TOKEN_FILE, INBOUND_POLICY, DESTINATIONS, LOG_LEVEL,
             EVENT_LOOP_THREADS, TRANSPORT, TLS_PROVIDER);
 
     public static final String DEFAULT_OPAQUE_PORTS = "25,587,3306,4444,5432,6379,9300,11211";
@@ -89,13 +91,25 @@ public final class ConfigParser {
         Path cert = file(IDENTITY_CERT_FILE);
         Path key = file(IDENTITY_KEY_FILE);
         Path anchors = file(TRUST_ANCHORS_FILE);
-        if ((cert == null) != (key == null) || (cert == null) != (anchors == null)) {
+        HostPort identityAddr = hostPort(IDENTITY_ADDR, null, false);
+        String tokenPath = string(IDENTITY_TOKEN_FILE, null);
+        Path tokenFile = tokenPath == null ? null : Path.of(tokenPath); // read on every renewal; may appear later
+        String identityName = string(IDENTITY_NAME, null);
+        if (identityAddr != null) {
+            if (cert != null || key != null) {
+                errors.add(IDENTITY_ADDR + " (certificates from the control plane) and " + IDENTITY_CERT_FILE + "/"
+                        + IDENTITY_KEY_FILE + " (certificates from files) exclude each other; set one way");
+            }
+            if (tokenFile == null || identityName == null || anchors == null) {
+                errors.add(IDENTITY_ADDR + " needs " + IDENTITY_TOKEN_FILE + ", " + IDENTITY_NAME + " and "
+                        + TRUST_ANCHORS_FILE + " too");
+            }
+        } else if ((cert == null) != (key == null) || (cert == null) != (anchors == null)) {
             if (cert != null || key != null || anchors != null) {
                 errors.add(IDENTITY_CERT_FILE + ", " + IDENTITY_KEY_FILE + " and " + TRUST_ANCHORS_FILE
                         + " must be set together (or none of them, which turns mTLS off)");
             }
         }
-        String identityName = string(IDENTITY_NAME, null);
         if (identityName != null && !IdentityNames.isValid(identityName)) {
             errors.add(IDENTITY_NAME + "='" + identityName + "' is not valid: expected a DNS-style identity such as "
                     + "'web.default.serviceaccount.identity.cluster.local'");
@@ -119,7 +133,7 @@ public final class ConfigParser {
         }
         return new ProxyConfig(mode, outbound, inbound, admin, outboundTarget, inboundTarget, appHost,
                 Collections.unmodifiableSet(opaque), detect, connect, grace, idle, maxHeader, maxLine, cert, key,
-                anchors, identityName, policy, Collections.unmodifiableMap(dests), logLevel, threads, transport, tls);
+                anchors, identityName, identityAddr, tokenFile, policy, Collections.unmodifiableMap(dests), logLevel, threads, transport, tls);
     }
 
     private String string(String key, String def) {

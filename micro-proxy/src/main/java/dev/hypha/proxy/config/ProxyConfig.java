@@ -28,6 +28,8 @@ public record ProxyConfig(
         Path identityKeyFile,
         Path trustAnchorsFile,
         String identityName,
+        HostPort identityAddr,
+        Path identityTokenFile,
         InboundPolicy inboundPolicy,
         Map<String, MeshDestination> destinations,
         String logLevel,
@@ -47,8 +49,9 @@ public record ProxyConfig(
 
     public enum TlsProvider { AUTO, OPENSSL, JDK }
 
+    /** Whether the proxy has an identity at all (from files, or certified by the control plane). */
     public boolean hasIdentity() {
-        return identityCertFile != null;
+        return identityCertFile != null || identityAddr != null;
     }
 
     /** The destination table entry for an authority or address, or null. */

@@ -51,6 +51,19 @@ public final class MeshTls {
             SslProvider provider) throws TlsConfigException {
         List<X509Certificate> chain = certificates(chainPem, "certificate chain");
         List<X509Certificate> anchors = certificates(anchorsPem, "trust anchors");
+        PrivateKey key;
+        try {
+            key = Pem.privateKey(keyPem);
+        } catch (Exception e) {
+            throw new TlsConfigException("the private key is not a PKCS#8 PEM key (\"BEGIN PRIVATE KEY\"): "
+                    + e.getMessage());
+        }
+        return of(key, chain, anchors, expectedIdentity, provider);
+    }
+
+    /** Builds credentials from a key, its leaf (first) and chain, and the trust anchors. */
+    public static Credentials of(PrivateKey key, List<X509Certificate> chain, List<X509Certificate> anchors,
+            String expectedIdentity, SslProvider provider) throws TlsConfigException {
         X509Certificate leaf = chain.get(0);
         PeerIdentity id = PeerIdentity.of(leaf);
         if (id == null) {
@@ -64,13 +77,6 @@ public final class MeshTls {
         Instant notAfter = leaf.getNotAfter().toInstant();
         if (notAfter.isBefore(Instant.now())) {
             throw new TlsConfigException("the leaf certificate for '" + id.dnsName() + "' expired at " + notAfter);
-        }
-        PrivateKey key;
-        try {
-            key = Pem.privateKey(keyPem);
-        } catch (Exception e) {
-            throw new TlsConfigException("the private key is not a PKCS#8 PEM key (\"BEGIN PRIVATE KEY\"): "
-                    + e.getMessage());
         }
         X509Certificate[] chainArr = chain.toArray(X509Certificate[]::new);
         X509Certificate[] anchorArr = anchors.toArray(X509Certificate[]::new);
@@ -100,7 +106,7 @@ public final class MeshTls {
         }
     }
 
-    static List<X509Certificate> certificates(byte[] pem, String what) throws TlsConfigException {
+    public static List<X509Certificate> certificates(byte[] pem, String what) throws TlsConfigException {
         try {
             CertificateFactory cf = CertificateFactory.getInstance("X.509");
             Collection<? extends java.security.cert.Certificate> certs =

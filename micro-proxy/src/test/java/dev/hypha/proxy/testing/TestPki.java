@@ -87,6 +87,36 @@ public final class TestPki {
         }
     }
 
+    /** Signs a leaf for a CSR (DER PKCS#10), as the control plane does; the CSR must verify. */
+    public X509Certificate signCsr(byte[] csrDer, String identity, Duration lifetime) {
+        try {
+            org.bouncycastle.pkcs.PKCS10CertificationRequest csr = new org.bouncycastle.pkcs.PKCS10CertificationRequest(csrDer);
+            if (!csr.isSignatureValid(new org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder()
+                    .build(csr.getSubjectPublicKeyInfo()))) {
+                throw new IllegalArgumentException("CSR signature does not verify");
+            }
+            var key = new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest(csr).getPublicKey();
+            Instant now = Instant.now();
+            X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(new X500Name(root.getSubjectX500Principal().getName()),
+                    serial(), Date.from(now.minusSeconds(5)), Date.from(now.plus(lifetime)),
+                    new X500Name("CN=" + identity), key);
+            String[] p = identity.split("\\.", 5);
+            b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
+                new GeneralName(GeneralName.dNSName, identity),
+                new GeneralName(GeneralName.uniformResourceIdentifier, "spiffe://" + p[4] + "/ns/" + p[1] + "/sa/" + p[0])}));
+            b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
+            return sign(b, rootKey);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+
+    public X509Certificate root() {
+        return root;
+    }
+
     public static String pem(String type, byte[] der) {
         StringWriter w = new StringWriter();
         w.write("-----BEGIN " + type + "-----\n");

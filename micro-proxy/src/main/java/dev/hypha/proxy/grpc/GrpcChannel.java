@@ -1,0 +1,269 @@
+package dev.hypha.proxy.grpc;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.MessageLite;
+import com.google.protobuf.Parser;
+import dev.hypha.proxy.config.HostPort;
+import dev.hypha.proxy.transport.Transports;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.ssl.SslContext;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A small gRPC client on the proxy's own Netty HTTP/2, for the few calls the proxy makes to the control plane
+ * (no grpc-java on the sidecar: it would cost more memory than the data path). One shared HTTP/2 connection,
+ * re-made when it closes; every call is one stream. Runs on one event loop.
+ */
+public final class GrpcChannel implements AutoCloseable {
+    private final Transports transports;
+    private final EventLoop loop;
+    private final HostPort target;
+    private final SslContext tls;
+    private final String authority;
+    private Future<Channel> connection;
+    private volatile boolean closed;
+
+    public GrpcChannel(Transports transports, EventLoop loop, HostPort target, SslContext tls, String authority) {
+        this.transports = transports;
+        this.loop = loop;
+        this.target = target;
+        this.tls = tls;
+        this.authority = authority;
+    }
+
+    /** Makes one unary call; the future fails with {@link GrpcException} for a non-OK status. */
+    public <R extends MessageLite> Future<R> unary(String method, MessageLite request, Parser<R> parser,
+            Duration timeout) {
+        Promise<R> p = loop.newPromise();
+        loop.execute(() -> connection().addListener(cf -> {
+            if (!cf.isSuccess()) {
+                p.tryFailure(new GrpcException(14, "cannot connect to " + target + ": " + cf.cause().getMessage()));
+                return;
+            }
+            Channel parent = (Channel) cf.getNow();
+            new Http2StreamChannelBootstrap(parent).handler(new ChannelInitializer<Http2StreamChannel>() {
+                @Override
+                protected void initChannel(Http2StreamChannel ch) {
+                    ch.pipeline().addLast(new UnaryCall<>(p, parser));
+                }
+            }).open().addListener(sf -> {
+                if (!sf.isSuccess()) {
+                    p.tryFailure(new GrpcException(14, "cannot open a stream: " + sf.cause().getMessage()));
+                    return;
+                }
+                Http2StreamChannel sc = (Http2StreamChannel) sf.getNow();
+                ScheduledFuture<?> deadline = loop.schedule(() -> {
+                    if (p.tryFailure(new GrpcException(4, "no answer within " + timeout.toMillis() + " ms"))) {
+                        sc.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+                    }
+                }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+                p.addListener(x -> deadline.cancel(false));
+                Http2Headers h = new DefaultHttp2Headers().method("POST").scheme(tls == null ? "http" : "https")
+                        .path("/" + method).authority(authority);
+                h.set("content-type", "application/grpc");
+                h.set("te", "trailers");
+                h.set("grpc-timeout", timeout.toMillis() + "m");
+                sc.write(new DefaultHttp2HeadersFrame(h, false));
+                byte[] body = request.toByteArray();
+                ByteBuf frame = sc.alloc().buffer(5 + body.length).writeByte(0).writeInt(body.length).writeBytes(body);
+                sc.writeAndFlush(new DefaultHttp2DataFrame(frame, true)).addListener(wf -> {
+                    if (!wf.isSuccess()) {
+                        p.tryFailure(new GrpcException(14, "send failed: " + wf.cause().getMessage()));
+                    }
+                });
+            });
+        }));
+        return p;
+    }
+
+    private Future<Channel> connection() {
+        if (connection != null && (!connection.isDone() || (connection.isSuccess() && connection.getNow().isActive()))) {
+            return connection;
+        }
+        Promise<Channel> p = loop.newPromise();
+        connection = p;
+        if (closed) {
+            return p.setFailure(new IllegalStateException("closed"));
+        }
+        new Bootstrap().group(loop).channel(transports.clientChannel())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 2000)
+                .handler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        if (tls != null) {
+                            ch.pipeline().addLast(tls.newHandler(ch.alloc(), authority, target.port()));
+                        }
+                        ch.pipeline().addLast(Http2FrameCodecBuilder.forClient()
+                                .initialSettings(Http2Settings.defaultSettings().pushEnabled(false)).build());
+                        ch.pipeline().addLast(new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+                        ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                ReferenceCountUtil.release(msg);
+                            }
+
+                            @Override
+                            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                                ctx.close();
+                            }
+                        });
+                    }
+                })
+                .connect(new InetSocketAddress(target.host(), target.port())).addListener(f -> {
+                    if (f.isSuccess()) {
+                        p.trySuccess(((io.netty.channel.ChannelFuture) f).channel());
+                    } else {
+                        p.tryFailure(f.cause());
+                    }
+                });
+        return p;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        loop.execute(() -> {
+            if (connection != null && connection.isSuccess()) {
+                connection.getNow().close();
+            }
+        });
+    }
+
+    /** Reads one unary response: headers, one length-prefixed message, trailers with grpc-status. */
+    private static final class UnaryCall<R extends MessageLite> extends ChannelInboundHandlerAdapter {
+        private static final int MAX_MESSAGE = 4 << 20;
+        private final Promise<R> promise;
+        private final Parser<R> parser;
+        private CompositeByteBuf body;
+
+        UnaryCall(Promise<R> promise, Parser<R> parser) {
+            this.promise = promise;
+            this.parser = parser;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            try {
+                if (msg instanceof Http2HeadersFrame hf) {
+                    Http2Headers h = hf.headers();
+                    CharSequence httpStatus = h.status();
+                    if (httpStatus != null && !"200".contentEquals(httpStatus)) {
+                        fail(ctx, 14, "HTTP status " + httpStatus + " from the control plane");
+                        return;
+                    }
+                    if (hf.isEndStream()) {
+                        finish(ctx, h);
+                    }
+                } else if (msg instanceof Http2DataFrame df) {
+                    if (body == null) {
+                        body = ctx.alloc().compositeBuffer();
+                    }
+                    body.addComponent(true, df.content().retain());
+                    if (body.readableBytes() > MAX_MESSAGE + 5) {
+                        fail(ctx, 8, "response larger than " + MAX_MESSAGE + " bytes");
+                        return;
+                    }
+                    if (df.isEndStream()) {
+                        fail(ctx, 13, "the response ended without trailers");
+                    }
+                }
+            } finally {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        private void finish(ChannelHandlerContext ctx, Http2Headers trailers) {
+            CharSequence s = trailers.get("grpc-status");
+            int status;
+            try {
+                status = s == null ? 2 : Integer.parseInt(s.toString());
+            } catch (NumberFormatException e) {
+                status = 2;
+            }
+            if (status != 0) {
+                CharSequence m = trailers.get("grpc-message");
+                fail(ctx, status, m == null ? "" : URLDecoder.decode(m.toString(), StandardCharsets.UTF_8));
+                return;
+            }
+            if (body == null || body.readableBytes() < 5) {
+                fail(ctx, 13, "no response message");
+                return;
+            }
+            if (body.readByte() != 0) {
+                fail(ctx, 12, "compressed responses are not supported");
+                return;
+            }
+            int len = body.readInt();
+            if (len != body.readableBytes()) {
+                fail(ctx, 13, "expected one message of " + len + " bytes, got " + body.readableBytes());
+                return;
+            }
+            byte[] bytes = new byte[len];
+            body.readBytes(bytes);
+            try {
+                promise.trySuccess(parser.parseFrom(bytes));
+            } catch (InvalidProtocolBufferException e) {
+                promise.tryFailure(new GrpcException(13, "malformed response: " + e.getMessage()));
+            }
+            release();
+        }
+
+        private void fail(ChannelHandlerContext ctx, int status, String message) {
+            promise.tryFailure(new GrpcException(status, message));
+            release();
+            ctx.close();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof Http2ResetFrame r) {
+                fail(ctx, 14, "stream reset by the server (" + r.errorCode() + ")");
+            }
+            ReferenceCountUtil.release(evt);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            promise.tryFailure(new GrpcException(14, "stream closed before a status"));
+            release();
+            ctx.fireChannelInactive();
+        }
+
+        private void release() {
+            if (body != null) {
+                body.release();
+                body = null;
+            }
+        }
+    }
+}
