@@ -27,6 +27,17 @@ public interface ControlConfig {
 
     Issuer issuer();
 
+    /** Local mode's service registry: a JSON file of services and their endpoints, re-read when it changes. */
+    Optional<Path> registryFile();
+
+    /** How often the registry file is checked for changes. */
+    @WithDefault("1s")
+    Duration registryReloadInterval();
+
+    /** Updates a Destination subscriber may have queued before it is cut off as too slow. */
+    @WithDefault("256")
+    int subscriberQueue();
+
     Join join();
 
     enum Mode { local }

@@ -24,7 +24,7 @@ import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
 /** A trust anchor and an issuer (intermediate) written as PEM files, as {@code hypha install} will make them. */
 public final class TestCa implements QuarkusTestResourceLifecycleManager {
     static final AtomicLong SERIAL = new AtomicLong(System.nanoTime());
-    static Path dir;
+    public static Path dir;
     static KeyPair rootKey;
     static X509Certificate root;
 
@@ -69,7 +69,10 @@ public final class TestCa implements QuarkusTestResourceLifecycleManager {
             root = ca("hypha test root", rootKey, null, rootKey, now.minusSeconds(60), now.plusSeconds(86400 * 365));
             Files.writeString(dir.resolve("anchors.crt"), Pem.encode("CERTIFICATE", root.getEncoded()));
             writeIssuer("hypha test issuer", now.minusSeconds(60), now.plusSeconds(86400 * 30));
+            Files.writeString(dir.resolve("registry.json"), "{\"services\": {}}");
             return Map.of(
+                    "hypha.control.registry-file", dir.resolve("registry.json").toString(),
+                    "hypha.control.registry-reload-interval", "50ms",
                     "hypha.control.issuer.cert-file", dir.resolve("issuer.crt").toString(),
                     "hypha.control.issuer.key-file", dir.resolve("issuer.key").toString(),
                     "hypha.control.issuer.trust-anchors-file", dir.resolve("anchors.crt").toString(),

@@ -1,0 +1,18 @@
+package dev.hypha.control.destination;
+
+import java.util.List;
+import java.util.function.Consumer;
+
+/** Where services and endpoints come from (the local registry file now; Kubernetes informers later). */
+public interface ServiceSource {
+    /** What a source knows about one target authority at one moment. */
+    record Snapshot(boolean exists, List<Endpoint> endpoints, List<Integer> opaquePorts) {
+        public static final Snapshot UNKNOWN = new Snapshot(false, List.of(), List.of());
+    }
+
+    /** The current state of {@code authority} ("host:port"). */
+    Snapshot get(String authority);
+
+    /** Calls {@code listener} with every new snapshot of {@code authority}; returns a handle that unsubscribes. */
+    AutoCloseable watch(String authority, Consumer<Snapshot> listener);
+}
