@@ -27,6 +27,12 @@ public interface ControlConfig {
 
     Issuer issuer();
 
+    /**
+     * Local mode: where to keep a generated trust anchor and issuer when no issuer files are configured
+     * ({@code root.crt}, {@code issuer.crt}, {@code issuer.key}; made on first start, reused after).
+     */
+    Optional<Path> stateDir();
+
     /** Local mode's service registry: a JSON file of services and their endpoints, re-read when it changes. */
     Optional<Path> registryFile();
 

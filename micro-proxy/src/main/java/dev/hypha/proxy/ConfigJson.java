@@ -33,6 +33,9 @@ final class ConfigJson {
         field(sb, "identityAddr", c.identityAddr());
         field(sb, "identityTokenFile", c.identityTokenFile());
         field(sb, "identity", creds == null ? null : creds.identity());
+        field(sb, "destinationAddr", c.destinationAddr());
+        field(sb, "discoveryIdleTimeout", Durations.format(c.discoveryIdleTimeout()));
+        field(sb, "failFastTimeout", Durations.format(c.failFastTimeout()));
         field(sb, "certificateNotAfter", creds == null ? null : creds.notAfter());
         field(sb, "inboundPolicy", c.inboundPolicy().text());
         sb.append("  \"destinations\": {");

@@ -86,9 +86,19 @@ public final class Proxy {
         }
         CredentialStore store = new CredentialStore(creds);
         ConnectionTracker tracker = new ConnectionTracker();
+        dev.hypha.proxy.discovery.DestinationClient discovery = null;
+        if (cfg.destinationAddr() != null) {
+            var loop = transports.group().next();
+            discovery = new dev.hypha.proxy.discovery.DestinationClient(
+                    new dev.hypha.proxy.grpc.GrpcChannel(transports, loop, cfg.destinationAddr(), null,
+                            cfg.destinationAddr().toString()),
+                    loop, cfg.discoveryIdleTimeout(), cfg.failFastTimeout(),
+                    cfg.identityName() == null ? "" : cfg.identityName());
+        }
         ProxyRuntime rt = new ProxyRuntime(cfg, transports, metrics, store, tracker, origDst,
                 new Upstreams(transports, store, metrics, cfg.connectTimeout(), cfg.http1IdleTimeout(), "outbound"),
-                new Upstreams(transports, store, metrics, cfg.connectTimeout(), cfg.http1IdleTimeout(), "inbound"));
+                new Upstreams(transports, store, metrics, cfg.connectTimeout(), cfg.http1IdleTimeout(), "inbound"),
+                discovery);
         metrics.registry.gauge("hypha_proxy_accepted_connections", "Downstream connections open now.",
                 tracker::size);
         Channel out = null;
@@ -243,6 +253,9 @@ public final class Proxy {
         }
         if (identity != null) {
             identity.close();
+        }
+        if (rt.discovery() != null) {
+            rt.discovery().close();
         }
         rt.outboundUpstreams().close();
         rt.inboundUpstreams().close();

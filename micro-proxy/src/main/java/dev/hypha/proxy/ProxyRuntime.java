@@ -11,5 +11,5 @@ import dev.hypha.proxy.transport.Transports;
 /** The handles every part of the proxy shares at run time. Built once in {@link Proxy}. */
 public record ProxyRuntime(ProxyConfig config, Transports transports, ProxyMetrics metrics,
         CredentialStore credentials, ConnectionTracker tracker, OrigDstLookup origDst, Upstreams outboundUpstreams,
-        Upstreams inboundUpstreams) {
+        Upstreams inboundUpstreams, dev.hypha.proxy.discovery.DestinationClient discovery) {
 }

@@ -61,6 +61,27 @@ public class IssuerSource {
 
     private void reloadIfChanged() {
         var ic = config.issuer();
+        if ((ic.certFile().isEmpty() || ic.keyFile().isEmpty() || ic.trustAnchorsFile().isEmpty())
+                && config.stateDir().isPresent()) {
+            Path dir = config.stateDir().get();
+            try {
+                if (dev.hypha.control.local.LocalCa.ensure(dir, config.trustDomain())) {
+                    LOG.info("generated a local trust anchor and issuer in " + dir + " (trust anchors: "
+                            + dir.resolve("root.crt") + ")");
+                }
+            } catch (Exception e) {
+                state = report(IssuerState.broken("cannot make a local issuer in " + dir + ": " + e.getMessage()));
+                return;
+            }
+            String fp = fingerprint(dir.resolve("issuer.crt"), dir.resolve("issuer.key"), dir.resolve("root.crt"));
+            if (fp.equals(fingerprint) && state.usable()) {
+                return;
+            }
+            fingerprint = fp;
+            state = report(load(dir.resolve("issuer.crt"), dir.resolve("issuer.key"), dir.resolve("root.crt"),
+                    clock.instant()));
+            return;
+        }
         if (ic.certFile().isEmpty() || ic.keyFile().isEmpty() || ic.trustAnchorsFile().isEmpty()) {
             state = report(IssuerState.broken("no issuer configured: set hypha.control.issuer.cert-file, key-file "
                     + "and trust-anchors-file (HYPHA_CONTROL_ISSUER_CERT_FILE, ...)"));

@@ -39,6 +39,9 @@ public final class ConfigParser {
     public static final String IDENTITY_NAME = PREFIX + "IDENTITY_NAME";
     public static final String IDENTITY_ADDR = PREFIX + "IDENTITY_ADDR";
     public static final String IDENTITY_TOKEN_FILE = PREFIX + "IDENTITY_TOKEN_FILE";
+    public static final String DESTINATION_ADDR = PREFIX + "DESTINATION_ADDR";
+    public static final String DISCOVERY_IDLE_TIMEOUT = PREFIX + "DISCOVERY_IDLE_TIMEOUT";
+    public static final String FAIL_FAST_TIMEOUT = PREFIX + "FAIL_FAST_TIMEOUT";
     public static final String INBOUND_POLICY = PREFIX + "INBOUND_POLICY";
     public static final String DESTINATIONS = PREFIX + "DESTINATIONS";
     public static final String LOG_LEVEL = PREFIX + "LOG_LEVEL";
@@ -50,7 +53,7 @@ public final class ConfigParser {
     public static final List<String> KEYS = List.of(MODE, OUTBOUND_LISTEN_ADDR, INBOUND_LISTEN_ADDR, ADMIN_LISTEN_ADDR,
             OUTBOUND_TARGET, INBOUND_TARGET, INBOUND_APP_HOST, OPAQUE_PORTS, DETECT_TIMEOUT, CONNECT_TIMEOUT,
             SHUTDOWN_GRACE, HTTP1_IDLE_TIMEOUT, MAX_HEADER_BYTES, MAX_INITIAL_LINE_BYTES, IDENTITY_CERT_FILE,
-            IDENTITY_KEY_FILE, TRUST_ANCHORS_FILE, IDENTITY_NAME, IDENTITY_ADDR, IDENTITY_TOKEN_FILE, INBOUND_POLICY, DESTINATIONS, LOG_LEVEL,
+            IDENTITY_KEY_FILE, TRUST_ANCHORS_FILE, IDENTITY_NAME, IDENTITY_ADDR, IDENTITY_TOKEN_FILE, DESTINATION_ADDR, DISCOVERY_IDLE_TIMEOUT, FAIL_FAST_TIMEOUT, INBOUND_POLICY, DESTINATIONS, LOG_LEVEL,
             EVENT_LOOP_THREADS, TRANSPORT, TLS_PROVIDER);
 
     public static final String DEFAULT_OPAQUE_PORTS = "25,587,3306,4444,5432,6379,9300,11211";
@@ -114,6 +117,9 @@ public final class ConfigParser {
             errors.add(IDENTITY_NAME + "='" + identityName + "' is not valid: expected a DNS-style identity such as "
                     + "'web.default.serviceaccount.identity.cluster.local'");
         }
+        HostPort destinationAddr = hostPort(DESTINATION_ADDR, null, false);
+        Duration discoveryIdle = duration(DISCOVERY_IDLE_TIMEOUT, "60s", Duration.ofMillis(100), Duration.ofHours(1));
+        Duration failFast = duration(FAIL_FAST_TIMEOUT, "3s", Duration.ofMillis(10), Duration.ofMinutes(1));
         InboundPolicy policy = InboundPolicy.parse(string(INBOUND_POLICY, "all-unauthenticated"));
         if (policy == null) {
             errors.add(INBOUND_POLICY + "='" + env.get(INBOUND_POLICY)
@@ -133,7 +139,7 @@ public final class ConfigParser {
         }
         return new ProxyConfig(mode, outbound, inbound, admin, outboundTarget, inboundTarget, appHost,
                 Collections.unmodifiableSet(opaque), detect, connect, grace, idle, maxHeader, maxLine, cert, key,
-                anchors, identityName, identityAddr, tokenFile, policy, Collections.unmodifiableMap(dests), logLevel, threads, transport, tls);
+                anchors, identityName, identityAddr, tokenFile, destinationAddr, discoveryIdle, failFast, policy, Collections.unmodifiableMap(dests), logLevel, threads, transport, tls);
     }
 
     private String string(String key, String def) {

@@ -106,6 +106,170 @@ public final class GrpcChannel implements AutoCloseable {
         return p;
     }
 
+    /** Receives the messages of a server-streaming call. Called on the channel's event loop. */
+    public interface StreamListener<R> {
+        void onMessage(R message);
+
+        /** The stream ended: {@code error} is null for an OK status. */
+        void onClose(GrpcException error);
+    }
+
+    /** A running server-streaming call. */
+    public interface Call {
+        void cancel();
+    }
+
+    /** Starts a server-streaming call; messages and the end arrive on {@code listener}. */
+    public <R extends MessageLite> Call serverStream(String method, MessageLite request, Parser<R> parser,
+            StreamListener<R> listener) {
+        Http2StreamChannel[] stream = new Http2StreamChannel[1];
+        boolean[] cancelled = new boolean[1];
+        loop.execute(() -> connection().addListener(cf -> {
+            if (!cf.isSuccess()) {
+                listener.onClose(new GrpcException(14, "cannot connect to " + target + ": " + cf.cause().getMessage()));
+                return;
+            }
+            Channel parent = (Channel) cf.getNow();
+            new Http2StreamChannelBootstrap(parent).handler(new ChannelInitializer<Http2StreamChannel>() {
+                @Override
+                protected void initChannel(Http2StreamChannel ch) {
+                    ch.pipeline().addLast(new StreamingCall<>(parser, listener));
+                }
+            }).open().addListener(sf -> {
+                if (!sf.isSuccess()) {
+                    listener.onClose(new GrpcException(14, "cannot open a stream: " + sf.cause().getMessage()));
+                    return;
+                }
+                Http2StreamChannel sc = (Http2StreamChannel) sf.getNow();
+                stream[0] = sc;
+                if (cancelled[0]) {
+                    sc.close();
+                    return;
+                }
+                Http2Headers h = new DefaultHttp2Headers().method("POST").scheme(tls == null ? "http" : "https")
+                        .path("/" + method).authority(authority);
+                h.set("content-type", "application/grpc");
+                h.set("te", "trailers");
+                sc.write(new DefaultHttp2HeadersFrame(h, false));
+                byte[] body = request.toByteArray();
+                ByteBuf frame = sc.alloc().buffer(5 + body.length).writeByte(0).writeInt(body.length).writeBytes(body);
+                sc.writeAndFlush(new DefaultHttp2DataFrame(frame, true));
+            });
+        }));
+        return () -> loop.execute(() -> {
+            cancelled[0] = true;
+            if (stream[0] != null) {
+                stream[0].close(); // RST_STREAM(CANCEL)
+            }
+        });
+    }
+
+    /** Parses a stream of length-prefixed messages; the trailers carry the status. */
+    private static final class StreamingCall<R extends MessageLite> extends ChannelInboundHandlerAdapter {
+        private static final int MAX_MESSAGE = 4 << 20;
+        private final Parser<R> parser;
+        private final StreamListener<R> listener;
+        private ByteBuf buf;
+        private boolean closed;
+
+        StreamingCall(Parser<R> parser, StreamListener<R> listener) {
+            this.parser = parser;
+            this.listener = listener;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            try {
+                if (msg instanceof Http2HeadersFrame hf) {
+                    CharSequence httpStatus = hf.headers().status();
+                    if (httpStatus != null && !"200".contentEquals(httpStatus)) {
+                        close(ctx, new GrpcException(14, "HTTP status " + httpStatus));
+                        return;
+                    }
+                    if (hf.isEndStream()) {
+                        CharSequence s = hf.headers().get("grpc-status");
+                        int status = s == null ? 2 : parseStatus(s);
+                        CharSequence m = hf.headers().get("grpc-message");
+                        close(ctx, status == 0 ? null : new GrpcException(status,
+                                m == null ? "" : URLDecoder.decode(m.toString(), StandardCharsets.UTF_8)));
+                    }
+                } else if (msg instanceof Http2DataFrame df) {
+                    if (buf == null) {
+                        buf = ctx.alloc().buffer();
+                    }
+                    buf.writeBytes(df.content());
+                    while (buf.readableBytes() >= 5) {
+                        int len = buf.getInt(buf.readerIndex() + 1);
+                        if (len < 0 || len > MAX_MESSAGE) {
+                            close(ctx, new GrpcException(8, "message of " + len + " bytes"));
+                            return;
+                        }
+                        if (buf.readableBytes() < 5 + len) {
+                            break;
+                        }
+                        buf.skipBytes(5);
+                        byte[] bytes = new byte[len];
+                        buf.readBytes(bytes);
+                        try {
+                            listener.onMessage(parser.parseFrom(bytes));
+                        } catch (InvalidProtocolBufferException e) {
+                            close(ctx, new GrpcException(13, "malformed message: " + e.getMessage()));
+                            return;
+                        }
+                    }
+                    buf.discardReadBytes();
+                    if (df.isEndStream()) {
+                        close(ctx, new GrpcException(13, "the stream ended without trailers"));
+                    }
+                }
+            } finally {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        private static int parseStatus(CharSequence s) {
+            try {
+                return Integer.parseInt(s.toString());
+            } catch (NumberFormatException e) {
+                return 2;
+            }
+        }
+
+        private void close(ChannelHandlerContext ctx, GrpcException e) {
+            if (!closed) {
+                closed = true;
+                listener.onClose(e);
+            }
+            release();
+            ctx.close();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof Http2ResetFrame r) {
+                close(ctx, new GrpcException(14, "stream reset (" + r.errorCode() + ")"));
+            }
+            ReferenceCountUtil.release(evt);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (!closed) {
+                closed = true;
+                listener.onClose(new GrpcException(14, "the control plane connection closed"));
+            }
+            release();
+            ctx.fireChannelInactive();
+        }
+
+        private void release() {
+            if (buf != null) {
+                buf.release();
+                buf = null;
+            }
+        }
+    }
+
     private Future<Channel> connection() {
         if (connection != null && (!connection.isDone() || (connection.isSuccess() && connection.getNow().isActive()))) {
             return connection;

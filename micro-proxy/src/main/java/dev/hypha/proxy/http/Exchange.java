@@ -1,5 +1,6 @@
 package dev.hypha.proxy.http;
 
+import dev.hypha.proxy.balance.Endpoint;
 import dev.hypha.proxy.metrics.ProxyMetrics;
 import dev.hypha.proxy.transport.TcpRelay;
 import io.netty.buffer.ByteBuf;
@@ -82,12 +83,34 @@ public final class Exchange {
     /** Routes the request and opens the upstream. */
     void start() {
         cx.metrics().httpRequests.inc(conn.direction().label(), authority(), tls(), clientId(), "");
-        try {
-            target = cx.router().route(head, conn, down.http2());
-        } catch (Router.RouteException e) {
-            fail(e.error(), e.getMessage());
+        Future<UpstreamTarget> routed = cx.router().routeAsync(head, conn, down.http2(), down.channel().eventLoop());
+        if (routed.isDone()) {
+            routed(routed);
+        } else {
+            routed.addListener(x -> routed(routed));
+        }
+    }
+
+    private void routed(Future<UpstreamTarget> routed) {
+        if (!routed.isSuccess()) {
+            Throwable c = routed.cause();
+            if (c instanceof Router.RouteException e) {
+                fail(e.error(), e.getMessage());
+            } else {
+                fail(ProxyError.NO_ENDPOINTS, String.valueOf(c.getMessage()));
+            }
             return;
         }
+        if (finished) {
+            target = routed.getNow();
+            releaseEndpoint(false);
+            return;
+        }
+        target = routed.getNow();
+        acquireUpstream();
+    }
+
+    private void acquireUpstream() {
         Future<UpstreamStream> f = cx.upstreams().acquire(target, down.channel().eventLoop());
         if (f.isDone()) {
             upstreamReady(f);
@@ -96,9 +119,38 @@ public final class Exchange {
         }
     }
 
+    private boolean rerouted;
+    private boolean endpointReleased;
+    private long responseNanos;
+
+    /** Reports the outcome to the balancer's endpoint, once. */
+    private void releaseEndpoint(boolean failure) {
+        if (endpointReleased || target == null || target.endpoint() == null) {
+            return;
+        }
+        endpointReleased = true;
+        target.endpoint().finish(responseNanos, failure, 10_000_000_000L);
+    }
+
     private void upstreamReady(Future<UpstreamStream> f) {
         if (!f.isSuccess()) {
             Throwable c = f.cause();
+            if (!finished && !rerouted && target.alternative() != null && c instanceof UpstreamException ue
+                    && (ue.error() == ProxyError.CONNECT_REFUSED || ue.error() == ProxyError.CONNECT_TIMEOUT
+                    || ue.error() == ProxyError.CONNECT_FAILED)) {
+                // Never sent: try another endpoint of the same destination, once.
+                rerouted = true;
+                Endpoint failed = target.endpoint();
+                releaseEndpoint(true);
+                UpstreamTarget next = target.alternative().apply(failed);
+                if (next != null) {
+                    cx.metrics().proxyErrors.inc(conn.direction().label(), "endpoint_unreachable_rerouted");
+                    target = next;
+                    endpointReleased = false;
+                    acquireUpstream();
+                    return;
+                }
+            }
             if (c instanceof UpstreamException ue) {
                 fail(ue.error(), ue.getMessage());
             } else {
@@ -290,6 +342,7 @@ public final class Exchange {
             }
             responseStarted = true;
             status = code;
+            responseNanos = System.nanoTime() - startNanos;
             grpcStatus = HeaderRules.grpcStatus(r);
             cx.metrics().httpLatency.observeNanos(System.nanoTime() - startNanos, conn.direction().label(),
                     authority(), tls(), clientId(), serverId(), Integer.toString(code));
@@ -546,6 +599,9 @@ public final class Exchange {
             return;
         }
         recorded = true;
+        // The endpoint failed when it answered 5xx or the exchange broke on its side; a client that went away does
+        // not count against it.
+        releaseEndpoint(status >= 500 || (proxyError != null && proxyError != ProxyError.NO_ENDPOINTS));
         String cls = classification();
         cx.metrics().httpResponses.inc(conn.direction().label(), authority(), tls(), clientId(), serverId(),
                 status == 0 ? "" : Integer.toString(status), cls, proxyError == null ? "" : proxyError.code());

@@ -20,4 +20,14 @@ public interface Router {
     }
 
     UpstreamTarget route(HttpRequest request, ConnContext conn, boolean downstreamIsH2) throws RouteException;
+
+    /** Routes asynchronously (discovery may have to answer first); the default wraps {@link #route}. */
+    default io.netty.util.concurrent.Future<UpstreamTarget> routeAsync(HttpRequest request, ConnContext conn,
+            boolean downstreamIsH2, io.netty.channel.EventLoop loop) {
+        try {
+            return loop.newSucceededFuture(route(request, conn, downstreamIsH2));
+        } catch (RouteException e) {
+            return loop.newFailedFuture(e);
+        }
+    }
 }

@@ -10,7 +10,14 @@ import dev.hypha.proxy.http.Router;
 import dev.hypha.proxy.http.UpstreamTarget;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
+import dev.hypha.proxy.balance.Balancer;
+import dev.hypha.proxy.balance.Endpoint;
+import dev.hypha.proxy.discovery.DestinationClient;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 import java.net.URI;
+import java.util.List;
 
 /**
  * Outbound routing: the destination is the original destination (transparent mode) or the request's authority
@@ -19,25 +26,96 @@ import java.net.URI;
  */
 public final class OutboundRouter implements Router {
     private final ProxyConfig config;
+    private final DestinationClient discovery;
 
     public OutboundRouter(ProxyConfig config) {
+        this(config, null);
+    }
+
+    public OutboundRouter(ProxyConfig config, DestinationClient discovery) {
         this.config = config;
+        this.discovery = discovery;
+    }
+
+    /**
+     * With discovery: destinations in the static table keep their entry; any other authority is resolved through
+     * {@code Destination.Get}. Endpoints → balanced (P2C over peak-EWMA); a service that does not exist → straight to
+     * the destination as addressed; a service with no endpoints → 503 {@code no_endpoints}.
+     */
+    @Override
+    public Future<UpstreamTarget> routeAsync(HttpRequest req, ConnContext conn, boolean downstreamIsH2,
+            EventLoop loop) {
+        UpstreamTarget direct;
+        try {
+            direct = route(req, conn, downstreamIsH2);
+        } catch (RouteException e) {
+            return loop.newFailedFuture(e);
+        }
+        String dst;
+        try {
+            dst = destinationOf(req, conn).toString();
+        } catch (RouteException e) {
+            return loop.newFailedFuture(e);
+        }
+        if (discovery == null || direct.meshed() || config.destination(dst) != null) {
+            return loop.newSucceededFuture(direct);
+        }
+        Promise<UpstreamTarget> p = loop.newPromise();
+        Future<DestinationClient.Resolution> r = discovery.resolve(dst, loop);
+        r.addListener(x -> {
+            if (!r.isSuccess()) {
+                p.tryFailure(new RouteException(ProxyError.NO_ENDPOINTS, r.cause().getMessage()));
+                return;
+            }
+            DestinationClient.Resolution res = r.getNow();
+            if (!res.exists() && res.endpoints().isEmpty()) {
+                p.trySuccess(direct); // unknown to the mesh: go where the app was going
+                return;
+            }
+            UpstreamTarget t = balanced(res.endpoints(), null, direct);
+            if (t == null) {
+                p.tryFailure(new RouteException(ProxyError.NO_ENDPOINTS, res.endpoints().isEmpty()
+                        ? dst + " has no endpoints" : "all " + res.endpoints().size() + " endpoints of " + dst
+                        + " are failing"));
+            } else {
+                p.trySuccess(t);
+            }
+        });
+        return p;
+    }
+
+    /** A target on a balancer-chosen endpoint (avoiding {@code avoid}), or null when none is available. */
+    private UpstreamTarget balanced(List<Endpoint> endpoints, Endpoint avoid, UpstreamTarget direct) {
+        Endpoint e = Balancer.pick(endpoints, avoid);
+        if (e == null) {
+            return null;
+        }
+        boolean meshed = e.identity() != null;
+        UpstreamTarget.Wire wire = meshed ? (direct.dedicated() ? UpstreamTarget.Wire.HTTP1 : UpstreamTarget.Wire.HTTP2)
+                : direct.wire();
+        return new UpstreamTarget(meshed ? e.dialAddress() : e.address(), e.identity(), e.address().port(), wire,
+                direct.dedicated(), direct.authority(), e, failed -> balanced(endpoints, failed, direct));
+    }
+
+    /** Where the request is going: the original destination (transparent) or its authority (explicit). */
+    private HostPort destinationOf(HttpRequest req, ConnContext conn) throws RouteException {
+        if (config.mode() == ProxyConfig.Mode.TRANSPARENT && conn.origDst() != null) {
+            return conn.origDst();
+        }
+        String authority = req.headers().get(HttpHeaderNames.HOST);
+        HostPort dst = HostPort.fromAuthority(authority, 80);
+        if (dst == null) {
+            throw new RouteException(ProxyError.NO_TARGET,
+                    authority == null ? "no Host header" : "bad authority '" + authority + "'");
+        }
+        return dst;
     }
 
     @Override
     public UpstreamTarget route(HttpRequest req, ConnContext conn, boolean downstreamIsH2) throws RouteException {
         normalizeTarget(req);
         String authority = req.headers().get(HttpHeaderNames.HOST);
-        HostPort dst;
-        if (config.mode() == ProxyConfig.Mode.TRANSPARENT && conn.origDst() != null) {
-            dst = conn.origDst();
-        } else {
-            dst = HostPort.fromAuthority(authority, 80);
-            if (dst == null) {
-                throw new RouteException(ProxyError.NO_TARGET,
-                        authority == null ? "no Host header" : "bad authority '" + authority + "'");
-            }
-        }
+        HostPort dst = destinationOf(req, conn);
         if (dst.port() == config.outboundListen().port() && isLocal(dst.host())) {
             throw new RouteException(ProxyError.LOOP, dst.toString());
         }

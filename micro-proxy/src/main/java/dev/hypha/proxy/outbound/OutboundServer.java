@@ -37,7 +37,7 @@ public final class OutboundServer extends ChannelInitializer<Channel> {
     public OutboundServer(ProxyRuntime rt) {
         this.rt = rt;
         ProxyConfig c = rt.config();
-        this.cx = new ExchangeContext(new OutboundRouter(c), rt.outboundUpstreams(), rt.metrics(), rt.tracker(),
+        this.cx = new ExchangeContext(new OutboundRouter(c, rt.discovery()), rt.outboundUpstreams(), rt.metrics(), rt.tracker(),
                 c.maxInitialLineBytes(), c.maxHeaderBytes());
     }
 

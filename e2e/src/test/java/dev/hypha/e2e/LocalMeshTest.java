@@ -1,0 +1,259 @@
+package dev.hypha.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpServer;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The mesh in local mode, every part a real process on loopback: hypha-control (generated CA, registry file,
+ * 10 s leaf certificates), three replicas of an app each behind its own hypha-proxy, and a client proxy. Requests
+ * by service name spread over the replicas; a replica killed under load costs at most the request in flight; the
+ * control plane killed leaves traffic flowing on the last known endpoints, and discovery resumes when it returns;
+ * certificates renew again and again under load without a failed request.
+ */
+class LocalMeshTest {
+    static final String SVC = "web.demo.svc.cluster.local:8080";
+    static final String WEB_ID = "web.demo.serviceaccount.identity.cluster.local";
+    static final String CLIENT_ID = "client.demo.serviceaccount.identity.cluster.local";
+
+    @TempDir
+    Path dir;
+
+    int grpcPort;
+    int controlAdmin;
+    final int[] appPorts = new int[3];
+    final int[] proxyPorts = new int[3];
+    final int[] proxyAdmins = new int[3];
+    final Process[] replicas = new Process[3];
+    final Map<Integer, AtomicInteger> hits = new HashMap<>();
+
+    void writeRegistry(int... replicasIncluded) throws Exception {
+        StringBuilder eps = new StringBuilder();
+        for (int i : replicasIncluded) {
+            eps.append(eps.length() == 0 ? "" : ",").append("{\"address\": \"127.0.0.1:").append(appPorts[i])
+                    .append("\", \"identity\": \"").append(WEB_ID).append("\", \"proxyPort\": ").append(proxyPorts[i])
+                    .append(", \"labels\": {\"pod\": \"web-").append(i).append("\"}}");
+        }
+        Path tmp = dir.resolve("registry.tmp");
+        Files.writeString(tmp, "{\"services\": {\"" + SVC + "\": {\"endpoints\": [" + eps + "]}}}");
+        Files.move(tmp, dir.resolve("registry.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    Process startControl(Procs procs) throws Exception {
+        Process p = procs.java("control", Procs.CONTROL, Map.of(
+                "QUARKUS_HTTP_PORT", Integer.toString(controlAdmin),
+                "QUARKUS_HTTP_HOST", "127.0.0.1",
+                "QUARKUS_GRPC_SERVER_PORT", Integer.toString(grpcPort),
+                "QUARKUS_GRPC_SERVER_HOST", "127.0.0.1",
+                "HYPHA_CONTROL_STATE_DIR", dir.resolve("state").toString(),
+                "HYPHA_CONTROL_REGISTRY_FILE", dir.resolve("registry.json").toString(),
+                "HYPHA_CONTROL_REGISTRY_RELOAD_INTERVAL", "100ms",
+                "HYPHA_CONTROL_LEAF_LIFETIME", "10s"));
+        procs.awaitOk("http://127.0.0.1:" + controlAdmin + "/metrics", "control", p, 60);
+        return p;
+    }
+
+    String token(String identity) throws Exception {
+        var r = Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
+                + controlAdmin + "/join-tokens?identity=" + identity + "&ttl=1h"))
+                .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        Path f = dir.resolve(identity + ".token");
+        Files.writeString(f, r.body().trim());
+        return f.toString();
+    }
+
+    Map<String, String> proxyEnv(String identity, String tokenFile, int admin) {
+        Map<String, String> e = new HashMap<>();
+        e.put("HYPHA_PROXY_MODE", "explicit");
+        e.put("HYPHA_PROXY_ADMIN_LISTEN_ADDR", "127.0.0.1:" + admin);
+        e.put("HYPHA_PROXY_IDENTITY_ADDR", "127.0.0.1:" + grpcPort);
+        e.put("HYPHA_PROXY_IDENTITY_NAME", identity);
+        e.put("HYPHA_PROXY_IDENTITY_TOKEN_FILE", tokenFile);
+        e.put("HYPHA_PROXY_TRUST_ANCHORS_FILE", dir.resolve("state/root.crt").toString());
+        e.put("HYPHA_PROXY_SHUTDOWN_GRACE", "1s");
+        return e;
+    }
+
+    static String get(int port, String path) {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + SVC + "\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            InputStream in = s.getInputStream();
+            return new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
+        } catch (Exception e) {
+            return "error: " + e;
+        }
+    }
+
+    static int backendOf(String response) {
+        int at = response.indexOf("replica=");
+        return at < 0 ? -1 : response.charAt(at + 8) - '0';
+    }
+
+    @Test
+    void theLocalMeshBalancesSurvivesReplicaAndControlPlaneLossAndRenewsCertificates() throws Exception {
+        assertTrue(Files.exists(Procs.CONTROL), "build the control plane first: " + Procs.CONTROL);
+        assertTrue(Files.exists(Procs.PROXY), "build the proxy first: " + Procs.PROXY);
+        grpcPort = Procs.freePort();
+        controlAdmin = Procs.freePort();
+        List<HttpServer> apps = new ArrayList<>();
+        try (Procs procs = new Procs(dir)) {
+            for (int i = 0; i < 3; i++) {
+                int replica = i;
+                HttpServer app = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
+                hits.put(i, new AtomicInteger());
+                app.createContext("/", ex -> {
+                    hits.get(replica).incrementAndGet();
+                    String who = ex.getRequestHeaders().getFirst("hypha-client-id");
+                    byte[] b = ("replica=" + replica + " client=" + who + "\n").getBytes(StandardCharsets.UTF_8);
+                    ex.sendResponseHeaders(200, b.length);
+                    ex.getResponseBody().write(b);
+                    ex.close();
+                });
+                app.start();
+                apps.add(app);
+                appPorts[i] = app.getAddress().getPort();
+                proxyPorts[i] = Procs.freePort();
+                proxyAdmins[i] = Procs.freePort();
+            }
+            writeRegistry(0, 1, 2);
+            Process control = startControl(procs);
+            String webToken = token(WEB_ID);
+            for (int i = 0; i < 3; i++) {
+                Map<String, String> e = proxyEnv(WEB_ID, webToken, proxyAdmins[i]);
+                e.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + proxyPorts[i]);
+                e.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:0");
+                replicas[i] = procs.java("web-" + i, Procs.PROXY, e);
+            }
+            int clientPort = Procs.freePort();
+            int clientAdmin = Procs.freePort();
+            Map<String, String> ce = proxyEnv(CLIENT_ID, token(CLIENT_ID), clientAdmin);
+            ce.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + clientPort);
+            ce.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:0");
+            ce.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort);
+            Process client = procs.java("client", Procs.PROXY, ce);
+            for (int i = 0; i < 3; i++) {
+                procs.awaitOk("http://127.0.0.1:" + proxyAdmins[i] + "/ready", "web-" + i, replicas[i], 30);
+            }
+            procs.awaitOk("http://127.0.0.1:" + clientAdmin + "/ready", "client", client, 30);
+
+            // 1. requests by service name (6 concurrent clients) spread over the three replicas, over mTLS with the
+            // client's identity
+            AtomicInteger next = new AtomicInteger();
+            AtomicReference<String> bad = new AtomicReference<>();
+            List<Thread> workers = new ArrayList<>();
+            for (int w = 0; w < 6; w++) {
+                Thread t = new Thread(() -> {
+                    int n;
+                    while ((n = next.getAndIncrement()) < 600) {
+                        String r = get(clientPort, "/spread/" + n);
+                        if (!r.startsWith("HTTP/1.1 200") || !r.contains("client=" + CLIENT_ID)) {
+                            bad.compareAndSet(null, "request " + n + ": " + r);
+                        }
+                    }
+                });
+                t.start();
+                workers.add(t);
+            }
+            for (Thread t : workers) {
+                t.join(60_000);
+            }
+            assertEquals(null, bad.get(), procs.log("client"));
+            for (int i = 0; i < 3; i++) {
+                assertTrue(hits.get(i).get() >= 60, "replica " + i + " got " + hits.get(i).get() + " of 600");
+            }
+
+            // 2. one replica killed under load: at most the request in flight fails, none after
+            AtomicBoolean run = new AtomicBoolean(true);
+            AtomicInteger sent = new AtomicInteger();
+            AtomicInteger failedAfterKill = new AtomicInteger();
+            AtomicBoolean killed = new AtomicBoolean();
+            AtomicReference<String> lastFailure = new AtomicReference<>();
+            Thread load = new Thread(() -> {
+                while (run.get()) {
+                    String r = get(clientPort, "/load/" + sent.incrementAndGet());
+                    if (!r.startsWith("HTTP/1.1 200") && killed.get()) {
+                        failedAfterKill.incrementAndGet();
+                        lastFailure.set(r);
+                    }
+                }
+            });
+            load.start();
+            Thread.sleep(1000);
+            killed.set(true);
+            replicas[2].destroyForcibly();
+            replicas[2].waitFor(10, TimeUnit.SECONDS);
+            int atKill = sent.get();
+            Thread.sleep(3000);
+            int failuresSoon = failedAfterKill.get();
+            assertTrue(failuresSoon <= 1, failuresSoon + " requests failed after the replica died (at most the one in "
+                    + "flight may): " + lastFailure.get());
+            assertTrue(sent.get() - atKill > 50, "load stalled after the kill");
+
+            // 3. the control plane goes away: traffic continues on the last known endpoints
+            Procs.stop(control);
+            int before = sent.get();
+            Thread.sleep(3000);
+            assertEquals(failuresSoon, failedAfterKill.get(), "requests failed without the control plane: "
+                    + lastFailure.get());
+            assertTrue(sent.get() - before > 50, "load stalled without the control plane");
+
+            // 4. it comes back: discovery resumes (the dead replica is removed, replica 1 too)
+            writeRegistry(0);
+            control = startControl(procs);
+            int[] before0 = {hits.get(0).get(), hits.get(1).get()};
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            boolean onlyZero = false;
+            while (System.nanoTime() < deadline && !onlyZero) {
+                int a = hits.get(1).get();
+                Thread.sleep(1000);
+                onlyZero = hits.get(1).get() == a && hits.get(0).get() > before0[0];
+            }
+            assertTrue(onlyZero, "discovery did not resume: replica 1 still gets requests");
+            // keep the load on while 10-second certificates renew a few more times
+            int beforeRenewals = sent.get();
+            Thread.sleep(12_000);
+            assertTrue(sent.get() - beforeRenewals > 100, "load stalled during renewals");
+            run.set(false);
+            load.join(20_000);
+            assertEquals(failuresSoon, failedAfterKill.get(), "requests failed after the control plane returned: "
+                    + lastFailure.get());
+
+            // 5. 10-second certificates were renewed again and again under load
+            String metrics = Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                    "http://127.0.0.1:" + clientAdmin + "/metrics")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            long renewals = procs.log("client").lines().filter(l -> l.contains("certified as " + CLIENT_ID)).count();
+            assertTrue(renewals >= 3, "the client proxy was certified " + renewals + " times:\n" + procs.log("client"));
+            assertTrue(metrics.contains("hypha_identity_cert_expiration_timestamp_seconds"), metrics);
+            Procs.stop(control);
+        } finally {
+            for (HttpServer a : apps) {
+                a.stop(0);
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+package dev.hypha.e2e;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** Starts the real Hypha binaries as processes and cleans them up. */
+final class Procs implements AutoCloseable {
+    static final Path ROOT = Path.of(System.getProperty("hypha.root", "..")).toAbsolutePath().normalize();
+    static final Path CONTROL = ROOT.resolve("control/target/quarkus-app/quarkus-run.jar");
+    static final Path PROXY = ROOT.resolve("micro-proxy/target/hypha-proxy.jar");
+    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    private final Path dir;
+    private final List<Process> started = new ArrayList<>();
+
+    Procs(Path dir) {
+        this.dir = dir;
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    Process java(String name, Path jar, Map<String, String> env) throws IOException {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder pb = new ProcessBuilder(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", jar.toString());
+        pb.environment().keySet().removeIf(k -> k.startsWith("HYPHA_") || k.startsWith("QUARKUS_"));
+        pb.environment().putAll(env);
+        pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(name + ".log").toFile()));
+        Process p = pb.start();
+        started.add(p);
+        return p;
+    }
+
+    String log(String name) throws IOException {
+        Path f = dir.resolve(name + ".log");
+        return Files.exists(f) ? Files.readString(f) : "";
+    }
+
+    static int status(String url) {
+        try {
+            return HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(2)).build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode();
+        } catch (Exception e) {
+            return 0;
+        }
+    }
+
+    /** Polls {@code url} until it answers 200, or fails with the process's log. */
+    void awaitOk(String url, String name, Process p, int seconds) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (System.nanoTime() < deadline) {
+            if (status(url) == 200) {
+                return;
+            }
+            if (!p.isAlive()) {
+                throw new AssertionError(name + " exited with " + p.exitValue() + ":\n" + log(name));
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError(name + " not ready at " + url + " after " + seconds + " s:\n" + log(name));
+    }
+
+    static void stop(Process p) throws InterruptedException {
+        p.destroy();
+        if (!p.waitFor(10, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            p.waitFor(5, TimeUnit.SECONDS);
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        for (Process p : started) {
+            p.destroyForcibly();
+        }
+        for (Process p : started) {
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+}
