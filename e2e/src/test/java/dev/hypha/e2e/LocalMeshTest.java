@@ -117,8 +117,10 @@ class LocalMeshTest {
     void theLocalMeshBalancesSurvivesReplicaAndControlPlaneLossAndRenewsCertificates() throws Exception {
         assertTrue(Files.exists(Procs.CONTROL), "build the control plane first: " + Procs.CONTROL);
         assertTrue(Files.exists(Procs.PROXY), "build the proxy first: " + Procs.PROXY);
-        grpcPort = Procs.freePort();
-        controlAdmin = Procs.freePort();
+        int[] ports = Procs.freePorts(16);
+        int nextPort = 0;
+        grpcPort = ports[nextPort++];
+        controlAdmin = ports[nextPort++];
         List<HttpServer> apps = new ArrayList<>();
         try (Procs procs = new Procs(dir)) {
             for (int i = 0; i < 3; i++) {
@@ -136,8 +138,8 @@ class LocalMeshTest {
                 app.start();
                 apps.add(app);
                 appPorts[i] = app.getAddress().getPort();
-                proxyPorts[i] = Procs.freePort();
-                proxyAdmins[i] = Procs.freePort();
+                proxyPorts[i] = ports[nextPort++];
+                proxyAdmins[i] = ports[nextPort++];
             }
             writeRegistry(0, 1, 2);
             Process control = startControl(procs);
@@ -145,14 +147,14 @@ class LocalMeshTest {
             for (int i = 0; i < 3; i++) {
                 Map<String, String> e = proxyEnv(WEB_ID, webToken, proxyAdmins[i]);
                 e.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + proxyPorts[i]);
-                e.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:0");
+                e.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[nextPort++]);
                 replicas[i] = procs.java("web-" + i, Procs.PROXY, e);
             }
-            int clientPort = Procs.freePort();
-            int clientAdmin = Procs.freePort();
+            int clientPort = ports[nextPort++];
+            int clientAdmin = ports[nextPort++];
             Map<String, String> ce = proxyEnv(CLIENT_ID, token(CLIENT_ID), clientAdmin);
             ce.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + clientPort);
-            ce.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:0");
+            ce.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[nextPort++]);
             ce.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort);
             Process client = procs.java("client", Procs.PROXY, ce);
             for (int i = 0; i < 3; i++) {

@@ -28,10 +28,26 @@ final class Procs implements AutoCloseable {
         this.dir = dir;
     }
 
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
+    /**
+     * Distinct free ports, all found before any is released (so they cannot collide with each other); every
+     * listener of a test gets one of these rather than binding port 0 itself.
+     */
+    static int[] freePorts(int n) throws IOException {
+        ServerSocket[] held = new ServerSocket[n];
+        int[] ports = new int[n];
+        try {
+            for (int i = 0; i < n; i++) {
+                held[i] = new ServerSocket(0);
+                ports[i] = held[i].getLocalPort();
+            }
+        } finally {
+            for (ServerSocket s : held) {
+                if (s != null) {
+                    s.close();
+                }
+            }
         }
+        return ports;
     }
 
     Process java(String name, Path jar, Map<String, String> env) throws IOException {
