@@ -9,7 +9,10 @@ import java.util.Optional;
 /** Every {@code hypha.control.*} setting (environment: {@code HYPHA_CONTROL_*}); documented in control/README.md. */
 @ConfigMapping(prefix = "hypha.control")
 public interface ControlConfig {
-    /** {@code local}: join tokens signed by this control plane (the Kubernetes source, TokenReview, comes next). */
+    /**
+     * {@code local}: join tokens and a registry file; {@code kubernetes}: ServiceAccount tokens checked with
+     * TokenReview, services and endpoints from the API server's informers.
+     */
     @WithDefault("local")
     Mode mode();
 
@@ -46,7 +49,15 @@ public interface ControlConfig {
 
     Join join();
 
-    enum Mode { local }
+    enum Mode { local, kubernetes }
+
+    /** The cluster's DNS domain, as in {@code <svc>.<ns>.svc.<cluster-domain>}. */
+    @WithDefault("cluster.local")
+    String clusterDomain();
+
+    /** The audience ServiceAccount tokens must carry for Certify. */
+    @WithDefault("identity.hypha.dev")
+    String tokenAudience();
 
     interface Issuer {
         /** PEM certificate of the issuer (intermediate), optionally followed by its chain. */

@@ -108,8 +108,11 @@ public class DestinationService implements Destination {
         }, queue);
     }
 
-    /** The default profile (no routes, default retry budget) with the service's opaque ports. */
+    /** The service's translated ServiceProfile, or the default profile (no routes, default retry budget). */
     static DestinationProfile profile(String host, ServiceSource.Snapshot s) {
+        if (s.profile() != null) {
+            return s.profile();
+        }
         return DestinationProfile.newBuilder()
                 .setFullyQualifiedName(s.exists() && !host.matches("[0-9.]+") ? host : "")
                 .setRetryBudget(RetryBudget.newBuilder().setRetryRatio(0.2f).setMinRetriesPerSecond(10)

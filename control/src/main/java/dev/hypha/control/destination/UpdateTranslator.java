@@ -22,6 +22,7 @@ import java.util.Map;
 public final class UpdateTranslator {
     private final Map<String, Endpoint> sent = new HashMap<>();
     private boolean first = true;
+    private boolean exists;
 
     public List<Update> next(ServiceSource.Snapshot s) {
         List<Update> out = new ArrayList<>(2);
@@ -42,7 +43,7 @@ public final class UpdateTranslator {
             }
         }
         if (now.isEmpty()) {
-            if (first || !sent.isEmpty()) {
+            if (first || !sent.isEmpty() || exists != s.exists()) {
                 out.add(Update.newBuilder().setNoEndpoints(NoEndpoints.newBuilder().setExists(s.exists())).build());
             }
         } else {
@@ -58,6 +59,7 @@ public final class UpdateTranslator {
             }
         }
         first = false;
+        exists = s.exists();
         sent.clear();
         sent.putAll(now);
         return out;

@@ -31,15 +31,23 @@ public class Certifier {
     private final Map<String, Counter> outcomes = new ConcurrentHashMap<>();
     private final Clock clock = Clock.systemUTC();
 
-    public Certifier(ControlConfig config, IssuerSource issuer, MeterRegistry registry) {
+    private final JoinTokens joinTokens;
+
+    public Certifier(ControlConfig config, IssuerSource issuer, MeterRegistry registry,
+            jakarta.enterprise.inject.Instance<io.fabric8.kubernetes.client.KubernetesClient> kubernetes) {
         this.config = config;
         this.issuer = issuer;
-        this.tokens = new JoinTokens(issuer, Clock.systemUTC());
+        this.joinTokens = new JoinTokens(issuer, Clock.systemUTC());
+        this.tokens = config.mode() == ControlConfig.Mode.kubernetes
+                ? new dev.hypha.control.k8s.TokenReviewValidator(kubernetes.get(), config.tokenAudience(),
+                        config.trustDomain())
+                : joinTokens;
         this.registry = registry;
     }
 
+    /** Local mode's join tokens (minting is refused in Kubernetes mode, where ServiceAccount tokens are used). */
     public JoinTokens joinTokens() {
-        return (JoinTokens) tokens;
+        return joinTokens;
     }
 
     public Issued certify(String identity, byte[] token, byte[] csr) throws CertifyException {

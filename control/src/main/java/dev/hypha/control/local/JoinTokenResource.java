@@ -33,6 +33,10 @@ public class JoinTokenResource {
     @Produces(MediaType.TEXT_PLAIN)
     public Response mint(@QueryParam("identity") String identity, @QueryParam("ttl") String ttl,
             @Context HttpServerRequest request) {
+        if (config.mode() != ControlConfig.Mode.local) {
+            return Response.status(409).entity("join tokens exist only in local mode; in Kubernetes proxies use their "
+                    + "ServiceAccount tokens\n").build();
+        }
         if (!fromLoopback(request)) {
             return Response.status(403).entity("join tokens are minted only for callers on this machine\n").build();
         }

@@ -35,6 +35,7 @@ import org.jboss.logging.Logger;
  * </pre>
  */
 @ApplicationScoped
+@jakarta.enterprise.inject.Typed(Registry.class)
 public class Registry implements ServiceSource {
     private static final Logger LOG = Logger.getLogger(Registry.class);
 
@@ -51,6 +52,9 @@ public class Registry implements ServiceSource {
     }
 
     void start(@Observes StartupEvent e) {
+        if (config.mode() != ControlConfig.Mode.local) {
+            return;
+        }
         if (config.registryFile().isEmpty()) {
             LOG.info("no registry file (hypha.control.registry-file): every destination is unknown");
             return;

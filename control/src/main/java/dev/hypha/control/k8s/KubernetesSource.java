@@ -1,0 +1,299 @@
+package dev.hypha.control.k8s;
+
+import dev.hypha.api.v1.DestinationProfile;
+import dev.hypha.control.ControlConfig;
+import dev.hypha.control.destination.Endpoint;
+import dev.hypha.control.destination.ServiceSource;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.OwnerReference;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPort;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Instance;
+import jakarta.enterprise.inject.Typed;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import org.jboss.logging.Logger;
+
+/**
+ * Kubernetes mode's service source: informers on Services, EndpointSlices, Pods and ServiceProfiles. A target
+ * {@code <svc>.<ns>.svc.<cluster-domain>:<port>} resolves through the service port (its target port, named or
+ * numbered) to the ready, non-terminating addresses of the service's EndpointSlices; {@code <pod-ip>:<port>} to
+ * that pod. An endpoint whose pod runs a Hypha proxy (a container named {@code hypha-proxy}) carries the
+ * identity of the pod's ServiceAccount and the h2 hint. Every informer event re-computes the targets being
+ * watched and notifies those that changed.
+ */
+@ApplicationScoped
+@Typed(KubernetesSource.class)
+public class KubernetesSource implements ServiceSource {
+    private static final Logger LOG = Logger.getLogger(KubernetesSource.class);
+    static final String PROXY_CONTAINER = "hypha-proxy";
+    static final ResourceDefinitionContext PROFILES = new ResourceDefinitionContext.Builder()
+            .withGroup("hypha.dev").withVersion("v1alpha1").withPlural("serviceprofiles").withKind("ServiceProfile")
+            .withNamespaced(true).build();
+
+    private final ControlConfig config;
+    private final Instance<KubernetesClient> clientInstance;
+    private final Map<String, List<Consumer<Snapshot>>> watchers = new ConcurrentHashMap<>();
+    private final Map<String, Snapshot> lastSent = new ConcurrentHashMap<>();
+    private final Map<String, DestinationProfile> lastGoodProfiles = new ConcurrentHashMap<>();
+    private SharedIndexInformer<Service> services;
+    private SharedIndexInformer<EndpointSlice> slices;
+    private SharedIndexInformer<Pod> pods;
+    private SharedIndexInformer<GenericKubernetesResource> profiles;
+
+    public KubernetesSource(ControlConfig config, Instance<KubernetesClient> client) {
+        this.config = config;
+        this.clientInstance = client;
+    }
+
+    void start(@Observes StartupEvent e) {
+        if (config.mode() != ControlConfig.Mode.kubernetes) {
+            return;
+        }
+        KubernetesClient client = clientInstance.get();
+        ResourceEventHandler<Object> h = new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(Object o) {
+                changed();
+            }
+
+            @Override
+            public void onUpdate(Object a, Object b) {
+                changed();
+            }
+
+            @Override
+            public void onDelete(Object o, boolean unknown) {
+                changed();
+            }
+        };
+        services = client.services().inAnyNamespace().inform(cast(h), 0);
+        slices = client.discovery().v1().endpointSlices().inAnyNamespace().inform(cast(h), 0);
+        pods = client.pods().inAnyNamespace().inform(cast(h), 0);
+        profiles = client.genericKubernetesResources(PROFILES).inAnyNamespace().inform(cast(h), 0);
+        LOG.info("watching Services, EndpointSlices, Pods and ServiceProfiles in all namespaces");
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> ResourceEventHandler<T> cast(ResourceEventHandler<Object> h) {
+        return (ResourceEventHandler<T>) (ResourceEventHandler<?>) h;
+    }
+
+    void stop(@Observes ShutdownEvent e) {
+        for (SharedIndexInformer<?> i : new SharedIndexInformer<?>[] {services, slices, pods, profiles}) {
+            if (i != null) {
+                i.close();
+            }
+        }
+    }
+
+    @Override
+    public boolean ready() {
+        return services != null && services.hasSynced() && slices.hasSynced() && pods.hasSynced()
+                && profiles.hasSynced();
+    }
+
+    private synchronized void changed() {
+        for (Map.Entry<String, List<Consumer<Snapshot>>> w : watchers.entrySet()) {
+            Snapshot now = get(w.getKey());
+            if (!now.equals(lastSent.get(w.getKey()))) {
+                lastSent.put(w.getKey(), now);
+                for (Consumer<Snapshot> l : w.getValue()) {
+                    l.accept(now);
+                }
+            }
+        }
+    }
+
+    @Override
+    public AutoCloseable watch(String authority, Consumer<Snapshot> listener) {
+        synchronized (this) {
+            lastSent.putIfAbsent(authority, get(authority));
+            watchers.computeIfAbsent(authority, k -> new CopyOnWriteArrayList<>()).add(listener);
+        }
+        return () -> {
+            synchronized (this) {
+                watchers.computeIfPresent(authority, (k, l) -> {
+                    l.remove(listener);
+                    return l.isEmpty() ? null : l;
+                });
+                if (!watchers.containsKey(authority)) {
+                    lastSent.remove(authority);
+                }
+            }
+        };
+    }
+
+    @Override
+    public Snapshot get(String authority) {
+        if (services == null) {
+            return Snapshot.UNKNOWN;
+        }
+        int colon = authority.lastIndexOf(':');
+        String host = authority.substring(0, colon);
+        int port = Integer.parseInt(authority.substring(colon + 1));
+        if (host.matches("[0-9.]+")) {
+            return podTarget(host, port);
+        }
+        String suffix = ".svc." + config.clusterDomain();
+        if (!host.endsWith(suffix)) {
+            return Snapshot.UNKNOWN;
+        }
+        String[] p = host.substring(0, host.length() - suffix.length()).split("\\.", -1);
+        if (p.length != 2) {
+            return Snapshot.UNKNOWN;
+        }
+        String name = p[0];
+        String ns = p[1];
+        Service svc = services.getIndexer().getByKey(ns + "/" + name);
+        if (svc == null) {
+            return Snapshot.UNKNOWN;
+        }
+        DestinationProfile profile = profile(ns, host);
+        ServicePort sp = null;
+        for (ServicePort x : svc.getSpec().getPorts() == null ? List.<ServicePort>of() : svc.getSpec().getPorts()) {
+            if (x.getPort() != null && x.getPort() == port) {
+                sp = x;
+            }
+        }
+        boolean headless = "None".equals(svc.getSpec().getClusterIP());
+        if (sp == null && !headless) {
+            return new Snapshot(true, List.of(), List.of(), profile);
+        }
+        List<Endpoint> eps = new ArrayList<>();
+        for (EndpointSlice slice : slices.getStore().list()) {
+            if (!ns.equals(slice.getMetadata().getNamespace())) {
+                continue;
+            }
+            Map<String, String> labels = slice.getMetadata().getLabels();
+            if (labels == null || !name.equals(labels.get("kubernetes.io/service-name"))) {
+                continue;
+            }
+            Integer targetPort = slicePort(slice, sp, port);
+            if (targetPort == null) {
+                continue;
+            }
+            for (var ep : slice.getEndpoints() == null ? List.<io.fabric8.kubernetes.api.model.discovery.v1.Endpoint>of()
+                    : slice.getEndpoints()) {
+                var c = ep.getConditions();
+                boolean ready = c == null || c.getReady() == null || c.getReady();
+                boolean terminating = c != null && Boolean.TRUE.equals(c.getTerminating());
+                if (!ready || terminating) {
+                    continue;
+                }
+                Pod pod = null;
+                if (ep.getTargetRef() != null && "Pod".equals(ep.getTargetRef().getKind())) {
+                    pod = pods.getIndexer().getByKey(ns + "/" + ep.getTargetRef().getName());
+                }
+                for (String addr : ep.getAddresses()) {
+                    eps.add(endpoint(addr, targetPort, pod, ep.getZone()));
+                }
+            }
+        }
+        eps.sort(java.util.Comparator.comparing(Endpoint::address));
+        return new Snapshot(true, List.copyOf(eps), List.of(), profile);
+    }
+
+    /** The slice's port number for the service port (matched by name), or the service port's numeric target. */
+    private static Integer slicePort(EndpointSlice slice, ServicePort sp, int port) {
+        if (slice.getPorts() == null) {
+            return null;
+        }
+        String wanted = sp == null ? null : sp.getName();
+        for (EndpointPort p : slice.getPorts()) {
+            if (Objects.equals(emptyToNull(p.getName()), emptyToNull(wanted))) {
+                return p.getPort();
+            }
+        }
+        if (sp == null) {
+            return port; // headless without a port entry: the port as asked
+        }
+        IntOrString t = sp.getTargetPort();
+        return t != null && t.getIntVal() != null ? t.getIntVal() : null;
+    }
+
+    private static String emptyToNull(String s) {
+        return s == null || s.isEmpty() ? null : s;
+    }
+
+    private Snapshot podTarget(String ip, int port) {
+        for (Pod pod : pods.getStore().list()) {
+            if (pod.getStatus() != null && ip.equals(pod.getStatus().getPodIP())) {
+                return new Snapshot(true, List.of(endpoint(ip, port, pod, null)), List.of());
+            }
+        }
+        return Snapshot.UNKNOWN;
+    }
+
+    private Endpoint endpoint(String ip, int port, Pod pod, String zone) {
+        Map<String, String> labels = new HashMap<>();
+        String identity = null;
+        if (pod != null) {
+            String ns = pod.getMetadata().getNamespace();
+            String sa = pod.getSpec().getServiceAccountName() == null ? "default" : pod.getSpec().getServiceAccountName();
+            labels.put("pod", pod.getMetadata().getName());
+            labels.put("namespace", ns);
+            labels.put("serviceaccount", sa);
+            List<OwnerReference> owners = pod.getMetadata().getOwnerReferences();
+            if (owners != null && !owners.isEmpty()) {
+                labels.put("owner_kind", owners.get(0).getKind().toLowerCase(java.util.Locale.ROOT));
+                labels.put("owner_name", owners.get(0).getName());
+            }
+            if (meshed(pod)) {
+                identity = sa + "." + ns + ".serviceaccount.identity." + config.trustDomain();
+            }
+        }
+        if (zone != null) {
+            labels.put("zone", zone);
+        }
+        return new Endpoint(ip, port, identity, 0, 10000, labels);
+    }
+
+    static boolean meshed(Pod pod) {
+        List<Container> all = new ArrayList<>();
+        if (pod.getSpec().getContainers() != null) {
+            all.addAll(pod.getSpec().getContainers());
+        }
+        if (pod.getSpec().getInitContainers() != null) {
+            all.addAll(pod.getSpec().getInitContainers());
+        }
+        return all.stream().anyMatch(c -> PROXY_CONTAINER.equals(c.getName()));
+    }
+
+    /** The translated ServiceProfile named after the service's FQDN, keeping the last valid one on errors. */
+    private DestinationProfile profile(String ns, String fqdn) {
+        GenericKubernetesResource sp = profiles.getIndexer().getByKey(ns + "/" + fqdn);
+        String key = ns + "/" + fqdn;
+        if (sp == null) {
+            lastGoodProfiles.remove(key);
+            return null;
+        }
+        try {
+            DestinationProfile p = ProfileTranslator.translate(fqdn, sp.getAdditionalProperties().get("spec"));
+            lastGoodProfiles.put(key, p);
+            return p;
+        } catch (ProfileTranslator.InvalidProfile e) {
+            LOG.warnf("ServiceProfile %s is not valid, keeping the previous one: %s", key, e.getMessage());
+            return lastGoodProfiles.get(key);
+        }
+    }
+}
