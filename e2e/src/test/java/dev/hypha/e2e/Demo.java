@@ -73,17 +73,20 @@ public final class Demo {
             procs.awaitOk("http://127.0.0.1:" + admin + "/metrics", "control", control, 60);
             System.out.println("  control plane   gRPC 127.0.0.1:" + grpc + ", admin 127.0.0.1:" + admin
                     + " (made a trust anchor and issuer in " + dir.resolve("state") + ")");
-            String webToken = token(dir, admin, webId);
+            String webToken = Procs.joinToken(dir, admin, webId, "24h");
             List<Process> replicas = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
-                Map<String, String> e = env(dir, grpc, webId, webToken, proxyAdmin[i]);
+                Map<String, String> e = Procs.proxyEnv(dir, grpc, webId, webToken, proxyAdmin[i]);
+                e.put("HYPHA_PROXY_LOG_LEVEL", "warn");
                 e.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + proxyPorts[i]);
                 e.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[k++]);
                 replicas.add(procs.java("web-" + i, Procs.PROXY, e));
             }
             int out = ports[k++];
             int clientAdmin = ports[k++];
-            Map<String, String> ce = env(dir, grpc, clientId, token(dir, admin, clientId), clientAdmin);
+            Map<String, String> ce = Procs.proxyEnv(dir, grpc, clientId, Procs.joinToken(dir, admin, clientId, "24h"),
+                    clientAdmin);
+            ce.put("HYPHA_PROXY_LOG_LEVEL", "warn");
             ce.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + out);
             ce.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[k++]);
             ce.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpc);
@@ -133,30 +136,5 @@ public final class Demo {
                 a.stop(0);
             }
         }
-    }
-
-    private static Map<String, String> env(Path dir, int grpc, String id, String tokenFile, int admin) {
-        Map<String, String> e = new HashMap<>();
-        e.put("HYPHA_PROXY_MODE", "explicit");
-        e.put("HYPHA_PROXY_ADMIN_LISTEN_ADDR", "127.0.0.1:" + admin);
-        e.put("HYPHA_PROXY_IDENTITY_ADDR", "127.0.0.1:" + grpc);
-        e.put("HYPHA_PROXY_IDENTITY_NAME", id);
-        e.put("HYPHA_PROXY_IDENTITY_TOKEN_FILE", tokenFile);
-        e.put("HYPHA_PROXY_TRUST_ANCHORS_FILE", dir.resolve("state/root.crt").toString());
-        e.put("HYPHA_PROXY_LOG_LEVEL", "warn");
-        e.put("HYPHA_PROXY_SHUTDOWN_GRACE", "1s");
-        return e;
-    }
-
-    private static String token(Path dir, int admin, String identity) throws Exception {
-        HttpResponse<String> r = Procs.HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin
-                + "/join-tokens?identity=" + identity + "&ttl=24h")).POST(HttpRequest.BodyPublishers.noBody()).build(),
-                HttpResponse.BodyHandlers.ofString());
-        if (r.statusCode() != 200) {
-            throw new IllegalStateException("minting a join token failed: " + r.body());
-        }
-        Path f = dir.resolve(identity + ".token");
-        Files.writeString(f, r.body().trim());
-        return f.toString();
     }
 }

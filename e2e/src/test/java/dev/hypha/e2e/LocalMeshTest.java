@@ -72,29 +72,6 @@ class LocalMeshTest {
         return p;
     }
 
-    String token(String identity) throws Exception {
-        var r = Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
-                + controlAdmin + "/join-tokens?identity=" + identity + "&ttl=1h"))
-                .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, r.statusCode(), r.body());
-        Path f = dir.resolve(identity + ".token");
-        Files.writeString(f, r.body().trim());
-        return f.toString();
-    }
-
-    Map<String, String> proxyEnv(String identity, String tokenFile, int admin) {
-        Map<String, String> e = new HashMap<>();
-        e.put("HYPHA_PROXY_MODE", "explicit");
-        e.put("HYPHA_PROXY_ADMIN_LISTEN_ADDR", "127.0.0.1:" + admin);
-        e.put("HYPHA_PROXY_IDENTITY_ADDR", "127.0.0.1:" + grpcPort);
-        e.put("HYPHA_PROXY_IDENTITY_NAME", identity);
-        e.put("HYPHA_PROXY_IDENTITY_TOKEN_FILE", tokenFile);
-        e.put("HYPHA_PROXY_TRUST_ANCHORS_FILE", dir.resolve("state/root.crt").toString());
-        e.put("HYPHA_PROXY_SHUTDOWN_GRACE", "1s");
-        return e;
-    }
-
     static String get(int port, String path) {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
@@ -143,16 +120,17 @@ class LocalMeshTest {
             }
             writeRegistry(0, 1, 2);
             Process control = startControl(procs);
-            String webToken = token(WEB_ID);
+            String webToken = Procs.joinToken(dir, controlAdmin, WEB_ID, "1h");
             for (int i = 0; i < 3; i++) {
-                Map<String, String> e = proxyEnv(WEB_ID, webToken, proxyAdmins[i]);
+                Map<String, String> e = Procs.proxyEnv(dir, grpcPort, WEB_ID, webToken, proxyAdmins[i]);
                 e.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + proxyPorts[i]);
                 e.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[nextPort++]);
                 replicas[i] = procs.java("web-" + i, Procs.PROXY, e);
             }
             int clientPort = ports[nextPort++];
             int clientAdmin = ports[nextPort++];
-            Map<String, String> ce = proxyEnv(CLIENT_ID, token(CLIENT_ID), clientAdmin);
+            Map<String, String> ce = Procs.proxyEnv(dir, grpcPort, CLIENT_ID,
+                    Procs.joinToken(dir, controlAdmin, CLIENT_ID, "1h"), clientAdmin);
             ce.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + clientPort);
             ce.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[nextPort++]);
             ce.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort);

@@ -99,6 +99,32 @@ final class Procs implements AutoCloseable {
         }
     }
 
+    /** The environment of a proxy that certifies itself with {@code tokenFile} at the control plane on {@code grpc}. */
+    static Map<String, String> proxyEnv(Path dir, int grpc, String identity, String tokenFile, int admin) {
+        Map<String, String> e = new java.util.HashMap<>();
+        e.put("HYPHA_PROXY_MODE", "explicit");
+        e.put("HYPHA_PROXY_ADMIN_LISTEN_ADDR", "127.0.0.1:" + admin);
+        e.put("HYPHA_PROXY_IDENTITY_ADDR", "127.0.0.1:" + grpc);
+        e.put("HYPHA_PROXY_IDENTITY_NAME", identity);
+        e.put("HYPHA_PROXY_IDENTITY_TOKEN_FILE", tokenFile);
+        e.put("HYPHA_PROXY_TRUST_ANCHORS_FILE", dir.resolve("state/root.crt").toString());
+        e.put("HYPHA_PROXY_SHUTDOWN_GRACE", "1s");
+        return e;
+    }
+
+    /** Mints a join token for {@code identity} at the control plane's admin port; returns the file it is in. */
+    static String joinToken(Path dir, int admin, String identity, String ttl) throws Exception {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin
+                + "/join-tokens?identity=" + identity + "&ttl=" + ttl)).POST(HttpRequest.BodyPublishers.noBody()).build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) {
+            throw new AssertionError("minting a join token failed: " + r.statusCode() + " " + r.body());
+        }
+        Path f = dir.resolve(identity + ".token");
+        Files.writeString(f, r.body().trim());
+        return f.toString();
+    }
+
     @Override
     public void close() throws Exception {
         for (Process p : started) {

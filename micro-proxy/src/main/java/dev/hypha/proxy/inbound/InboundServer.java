@@ -59,17 +59,9 @@ public final class InboundServer extends ChannelInitializer<Channel> {
         rt.tracker().add(ch);
         ch.pipeline().addLast("bytes", new ByteCounter(rt.metrics(), "inbound", "", ""));
         ProxyConfig c = rt.config();
-        HostPort origDst = null;
-        if (c.mode() == ProxyConfig.Mode.TRANSPARENT) {
-            try {
-                InetSocketAddress a = rt.origDst().lookup(ch);
-                origDst = a == null ? null : HostPort.of(a);
-            } catch (Exception e) {
-                LOG.log(Level.FINE, "inbound: no original destination: {0}", e.getMessage());
-                rt.metrics().proxyErrors.inc("inbound", "no_original_destination");
-                ch.close();
-                return;
-            }
+        HostPort origDst = rt.originalDestination(ch, "inbound");
+        if (origDst == null && c.mode() == ProxyConfig.Mode.TRANSPARENT) {
+            return;
         }
         HostPort dst = origDst;
         ConnContext plain = new ConnContext(ConnContext.Direction.INBOUND, (InetSocketAddress) ch.remoteAddress(),

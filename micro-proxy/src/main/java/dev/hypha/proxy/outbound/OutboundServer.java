@@ -46,17 +46,9 @@ public final class OutboundServer extends ChannelInitializer<Channel> {
         rt.tracker().add(ch);
         ch.pipeline().addLast("bytes", new ByteCounter(rt.metrics(), "outbound", "", ""));
         ProxyConfig c = rt.config();
-        HostPort origDst = null;
-        if (c.mode() == ProxyConfig.Mode.TRANSPARENT) {
-            try {
-                InetSocketAddress a = rt.origDst().lookup(ch);
-                origDst = a == null ? null : HostPort.of(a);
-            } catch (Exception e) {
-                LOG.log(Level.FINE, "outbound: no original destination: {0}", e.getMessage());
-                rt.metrics().proxyErrors.inc("outbound", "no_original_destination");
-                ch.close();
-                return;
-            }
+        HostPort origDst = rt.originalDestination(ch, "outbound");
+        if (origDst == null && c.mode() == ProxyConfig.Mode.TRANSPARENT) {
+            return;
         }
         ConnContext conn = new ConnContext(ConnContext.Direction.OUTBOUND, (InetSocketAddress) ch.remoteAddress(),
                 origDst, null, false);
