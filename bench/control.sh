@@ -10,8 +10,8 @@ echo "building..."
 ./mvnw -B -q -ntp -pl e2e dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$ROOT/e2e/target/test.classpath" >/dev/null
 CP="$ROOT/e2e/target/test-classes:$(cat "$ROOT/e2e/target/test.classpath")"
 TABLE=$("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Dhypha.root="$ROOT" -cp "$CP" dev.hypha.e2e.ControlBench)
+source "$ROOT/bench/section.sh"
 {
-  echo
   echo "## Control plane (\`bench/control.sh\`, $(date -u +%Y-%m-%d))"
   echo
   echo "Local mode, registry of 100 services x 100 endpoints (10 000 endpoints), control plane JVM flags"
@@ -20,5 +20,6 @@ TABLE=$("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsa
   echo "| measure | value |"
   echo "|---|---|"
   echo "$TABLE"
-} >> "$ROOT/bench/RESULTS.md"
+} > "$ROOT/e2e/target/control-section.md"
+replace_section control "$ROOT/e2e/target/control-section.md"
 echo "$TABLE"

@@ -71,7 +71,7 @@ VIA="http://127.0.0.1:$OUTP/bytes?bytes=1024"
 # hey: -q is per worker; 10 workers x 100/s = 1000 requests/s
 hey_pct() { awk -v p="$1" '$0 ~ "  "p"% in " {print $3*1000}' "$2"; }   # ms
 hey_rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
-h2_mean() { awk '/time for request:/ {v=$5; if (v ~ /ms$/) {sub("ms","",v); print v} else if (v ~ /us$/) {sub("us","",v); print v/1000} else {sub("s","",v); print v*1000}}' "$1"; }
+h2_mean() { awk '/time for request:/ {v=$6; if (v ~ /ms$/) {sub("ms","",v); print v} else if (v ~ /us$/) {sub("us","",v); print v/1000} else {sub("s","",v); print v*1000}}' "$1"; }
 h2_rps() { awk '/^finished in/ {gsub(",","",$4); print $4}' "$1"; }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -104,8 +104,9 @@ h2dmax=$(m h2max-direct h2_rps); h2pmax=$(m h2max-pair h2_rps)
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k/1024}'; }
 calc() { awk "BEGIN {printf \"%.3f\", $1}"; }
 
-cat > "$ROOT/bench/RESULTS.md" <<MD
-# Benchmark results
+source "$ROOT/bench/section.sh"
+cat > "$OUT/section.md" <<MD
+## Proxy: direct vs through a Hypha proxy pair (\`bench/run.sh\`)
 
 Made by \`bench/run.sh $RUNS $SECS\` on $(date -u +%Y-%m-%d) — $(nproc) cores, $("$JAVA" -version 2>&1 | head -1).
 Proxy flags: \`${JFLAGS[*]}\`, JVM mode (no native image), one event-loop thread, BoringSSL, TLS 1.3 mTLS between
@@ -143,5 +144,6 @@ contention as much as by the proxies.
 Start to listening (inbound proxy, exec to admin port open, includes loading credentials): ${ready_ms} ms.
 Raw outputs of every run are in \`bench/out/\` (not committed).
 MD
-echo "wrote bench/RESULTS.md"
-cat "$ROOT/bench/RESULTS.md"
+replace_section proxy "$OUT/section.md"
+echo "wrote the proxy section of bench/RESULTS.md"
+cat "$OUT/section.md"

@@ -81,6 +81,64 @@ class MeshTlsTest {
     }
 
     @Test
+    void theInboundProxyRefusesMeshTlsBelow13AndClientsWithoutACertificate() throws Exception {
+        try (HttpBackend app = new HttpBackend();
+                Mesh mesh = Mesh.start(dir, new int[] {app.port()}, new Mesh.Options())) {
+            int inbound = mesh.server.inboundAddress().getPort();
+            var anchors = java.security.KeyStore.getInstance("PKCS12");
+            anchors.load(null, null);
+            try (var in = java.nio.file.Files.newInputStream(mesh.a.anchors())) {
+                anchors.setCertificateEntry("root", java.security.cert.CertificateFactory.getInstance("X.509")
+                        .generateCertificate(in));
+            }
+            var tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(anchors);
+            // a valid mesh client certificate, for the TLS 1.2 attempt: refused for the version alone
+            var ks = java.security.KeyStore.getInstance("PKCS12");
+            ks.load(null, null);
+            String keyPem = java.nio.file.Files.readString(mesh.a.key());
+            var key = java.security.KeyFactory.getInstance("EC").generatePrivate(new java.security.spec.PKCS8EncodedKeySpec(
+                    java.util.Base64.getMimeDecoder().decode(keyPem.replaceAll("-----[A-Z ]+-----", ""))));
+            java.security.cert.Certificate leaf;
+            try (var in = java.nio.file.Files.newInputStream(mesh.a.cert())) {
+                leaf = java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in);
+            }
+            ks.setKeyEntry("a", key, new char[0], new java.security.cert.Certificate[] {leaf});
+            var kmf = javax.net.ssl.KeyManagerFactory.getInstance(javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(ks, new char[0]);
+            for (String[] protocols : new String[][] {{"TLSv1.2"}, {"TLSv1.3"}}) {
+                javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+                boolean tls12 = protocols[0].equals("TLSv1.2");
+                // TLS 1.2 with a good certificate (refused: version); TLS 1.3 without one (refused: no identity)
+                ctx.init(tls12 ? kmf.getKeyManagers() : null, tmf.getTrustManagers(), null);
+                try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) ctx.getSocketFactory()
+                        .createSocket("127.0.0.1", inbound)) {
+                    s.setSoTimeout(10_000);
+                    var params = s.getSSLParameters();
+                    params.setProtocols(protocols);
+                    params.setApplicationProtocols(new String[] {dev.hypha.proxy.tls.MeshTls.ALPN});
+                    params.setServerNames(java.util.List.of(new javax.net.ssl.SNIHostName(Mesh.ID_B)));
+                    s.setSSLParameters(params);
+                    boolean refused;
+                    try {
+                        s.startHandshake();
+                        // TLS 1.3 client auth is checked after the client's Finished: the first read fails
+                        s.getOutputStream().write("HYP".getBytes(StandardCharsets.US_ASCII));
+                        s.getOutputStream().flush();
+                        refused = s.getInputStream().read() < 0;
+                    } catch (java.io.IOException e) {
+                        refused = true;
+                    }
+                    assertTrue(refused, String.join(",", protocols) + " without a client certificate must be refused");
+                }
+            }
+            assertTrue(app.seen.isEmpty());
+            assertTrue(mesh.metrics(mesh.server).contains("reason=\"tls_handshake_failed\""),
+                    mesh.metrics(mesh.server));
+        }
+    }
+
+    @Test
     void proxyErrorsExplainThemselves() throws Exception {
         try (HttpBackend app = new HttpBackend();
                 Mesh mesh = Mesh.start(dir, new int[] {app.port()}, new Mesh.Options())) {
