@@ -30,6 +30,16 @@ public interface ControlConfig {
 
     Issuer issuer();
 
+    /** Serve the gRPC port over TLS with the control plane's own identity (see ControlTlsConfigSourceFactory). */
+    @WithDefault("true")
+    boolean grpcTls();
+
+    /** The control plane's identity; default {@code hypha-control.hypha-system.serviceaccount.identity.<td>}. */
+    Optional<String> identity();
+
+    /** Set by ControlTlsConfigSourceFactory to the identity the gRPC port's certificate names (read-only). */
+    Optional<String> grpcTlsIdentity();
+
     /**
      * Local mode: where to keep a generated trust anchor and issuer when no issuer files are configured
      * ({@code root.crt}, {@code issuer.crt}, {@code issuer.key}; made on first start, reused after).

@@ -82,7 +82,8 @@ public final class ControlBench {
                     "HYPHA_CONTROL_STATE_DIR", dir.resolve("state").toString(),
                     "HYPHA_CONTROL_REGISTRY_FILE", reg.toString(),
                     "HYPHA_CONTROL_REGISTRY_RELOAD_INTERVAL", "20ms",
-                    "HYPHA_CONTROL_SUBSCRIBER_QUEUE", "1024"));
+                    "HYPHA_CONTROL_SUBSCRIBER_QUEUE", "1024",
+                    "HYPHA_CONTROL_GRPC_TLS", "false")); // the bench's client speaks plain gRPC
             procs.awaitOk("http://127.0.0.1:" + admin + "/ready", "control", control, 60);
             Thread.sleep(2000);
             long idleRss = kib(control.pid(), "VmRSS");

@@ -72,6 +72,32 @@ class LocalMeshTest {
         return p;
     }
 
+    @Test
+    void aProxyRefusesAControlPlaneThatProvesAnotherIdentity() throws Exception {
+        int[] ports = Procs.freePorts(5);
+        grpcPort = ports[0];
+        controlAdmin = ports[1];
+        writeRegistry();
+        try (Procs procs = new Procs(dir)) {
+            Process control = startControl(procs);
+            Map<String, String> e = Procs.proxyEnv(dir, grpcPort, CLIENT_ID,
+                    Procs.joinToken(dir, controlAdmin, CLIENT_ID, "1h"), ports[2]);
+            e.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[3]);
+            e.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[4]);
+            e.put("HYPHA_PROXY_CONTROL_IDENTITY", "impostor.hypha-system.serviceaccount.identity.cluster.local");
+            Process p = procs.java("wary", Procs.PROXY, e);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (System.nanoTime() < deadline && !procs.log("wary").contains("the control plane proved")) {
+                Thread.sleep(50);
+            }
+            assertTrue(procs.log("wary").contains("the control plane proved 'hypha-control.hypha-system.serviceaccount"
+                    + ".identity.cluster.local', expected 'impostor."), procs.log("wary"));
+            assertEquals(503, Procs.status("http://127.0.0.1:" + ports[2] + "/ready"));
+            assertTrue(p.isAlive());
+            Procs.stop(control);
+        }
+    }
+
     static String get(int port, String path) {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 2000);

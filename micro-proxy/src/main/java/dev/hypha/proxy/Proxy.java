@@ -86,12 +86,16 @@ public final class Proxy {
         }
         CredentialStore store = new CredentialStore(creds);
         ConnectionTracker tracker = new ConnectionTracker();
+        io.netty.handler.ssl.SslContext controlTls = null;
+        if (!cfg.controlPlaintext() && (cfg.destinationAddr() != null || cfg.identityAddr() != null)) {
+            controlTls = ControlTls.context(cfg, provider);
+        }
         dev.hypha.proxy.discovery.DestinationClient discovery = null;
         if (cfg.destinationAddr() != null) {
             var loop = transports.group().next();
             discovery = new dev.hypha.proxy.discovery.DestinationClient(
-                    new dev.hypha.proxy.grpc.GrpcChannel(transports, loop, cfg.destinationAddr(), null,
-                            cfg.destinationAddr().toString()),
+                    new dev.hypha.proxy.grpc.GrpcChannel(transports, loop, cfg.destinationAddr(), controlTls,
+                            cfg.destinationAddr().toString(), cfg.controlIdentity()),
                     loop, cfg.discoveryIdleTimeout(), cfg.failFastTimeout(),
                     cfg.identityName() == null ? "" : cfg.identityName());
         }
@@ -148,7 +152,7 @@ public final class Proxy {
                 List<X509Certificate> anchors = MeshTls.certificates(Files.readAllBytes(cfg.trustAnchorsFile()),
                         "trust anchors");
                 identity = new IdentityClient(cfg.identityName(), cfg.identityAddr(), cfg.identityTokenFile(), anchors,
-                        store, metrics, provider, transports);
+                        store, metrics, provider, transports, controlTls, cfg.controlIdentity());
             } catch (TlsConfigException e) {
                 closeAll(out, in, adm, transports);
                 throw e;

@@ -108,7 +108,7 @@ public class IssuerSource {
     }
 
     /** Loads and checks an issuer; never throws. */
-    static IssuerState load(Path certFile, Path keyFile, Path anchorsFile, Instant now) {
+    public static IssuerState load(Path certFile, Path keyFile, Path anchorsFile, Instant now) {
         List<X509Certificate> chain;
         List<X509Certificate> anchors;
         PrivateKey key;

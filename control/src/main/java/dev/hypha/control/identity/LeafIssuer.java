@@ -41,7 +41,7 @@ public final class LeafIssuer {
     }
 
     /** Checks the CSR and returns the public key it carries. */
-    static PublicKey checkCsr(byte[] der, String identity, String spiffeId) throws CertifyException {
+    public static PublicKey checkCsr(byte[] der, String identity, String spiffeId) throws CertifyException {
         PKCS10CertificationRequest csr;
         try {
             csr = new PKCS10CertificationRequest(der);

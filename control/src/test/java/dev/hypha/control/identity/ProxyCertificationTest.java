@@ -59,6 +59,7 @@ class ProxyCertificationTest {
         pb.environment().put("HYPHA_PROXY_IDENTITY_TOKEN_FILE", tokenFile.toString());
         pb.environment().put("HYPHA_PROXY_TRUST_ANCHORS_FILE", TestCa.dir.resolve("anchors.crt").toString());
         pb.environment().put("HYPHA_PROXY_SHUTDOWN_GRACE", "1s");
+        pb.environment().put("HYPHA_PROXY_CONTROL_PLAINTEXT", "true"); // in-JVM test profile: plain gRPC port
         pb.redirectErrorStream(true).redirectOutput(dir.resolve("proxy.log").toFile());
         Process p = pb.start();
         try {

@@ -40,6 +40,8 @@ public final class ConfigParser {
     public static final String IDENTITY_ADDR = PREFIX + "IDENTITY_ADDR";
     public static final String IDENTITY_TOKEN_FILE = PREFIX + "IDENTITY_TOKEN_FILE";
     public static final String DESTINATION_ADDR = PREFIX + "DESTINATION_ADDR";
+    public static final String CONTROL_IDENTITY = PREFIX + "CONTROL_IDENTITY";
+    public static final String CONTROL_PLAINTEXT = PREFIX + "CONTROL_PLAINTEXT";
     public static final String DISCOVERY_IDLE_TIMEOUT = PREFIX + "DISCOVERY_IDLE_TIMEOUT";
     public static final String FAIL_FAST_TIMEOUT = PREFIX + "FAIL_FAST_TIMEOUT";
     public static final String INBOUND_POLICY = PREFIX + "INBOUND_POLICY";
@@ -53,7 +55,7 @@ public final class ConfigParser {
     public static final List<String> KEYS = List.of(MODE, OUTBOUND_LISTEN_ADDR, INBOUND_LISTEN_ADDR, ADMIN_LISTEN_ADDR,
             OUTBOUND_TARGET, INBOUND_TARGET, INBOUND_APP_HOST, OPAQUE_PORTS, DETECT_TIMEOUT, CONNECT_TIMEOUT,
             SHUTDOWN_GRACE, HTTP1_IDLE_TIMEOUT, MAX_HEADER_BYTES, MAX_INITIAL_LINE_BYTES, IDENTITY_CERT_FILE,
-            IDENTITY_KEY_FILE, TRUST_ANCHORS_FILE, IDENTITY_NAME, IDENTITY_ADDR, IDENTITY_TOKEN_FILE, DESTINATION_ADDR, DISCOVERY_IDLE_TIMEOUT, FAIL_FAST_TIMEOUT, INBOUND_POLICY, DESTINATIONS, LOG_LEVEL,
+            IDENTITY_KEY_FILE, TRUST_ANCHORS_FILE, IDENTITY_NAME, IDENTITY_ADDR, IDENTITY_TOKEN_FILE, DESTINATION_ADDR, CONTROL_IDENTITY, CONTROL_PLAINTEXT, DISCOVERY_IDLE_TIMEOUT, FAIL_FAST_TIMEOUT, INBOUND_POLICY, DESTINATIONS, LOG_LEVEL,
             EVENT_LOOP_THREADS, TRANSPORT, TLS_PROVIDER);
 
     public static final String DEFAULT_OPAQUE_PORTS = "25,587,3306,4444,5432,6379,9300,11211";
@@ -118,6 +120,21 @@ public final class ConfigParser {
                     + "'web.default.serviceaccount.identity.cluster.local'");
         }
         HostPort destinationAddr = hostPort(DESTINATION_ADDR, null, false);
+        String trustDomain = identityName != null && identityName.contains(".serviceaccount.identity.")
+                ? identityName.substring(identityName.indexOf(".serviceaccount.identity.") + 25) : "cluster.local";
+        String controlIdentity = string(CONTROL_IDENTITY,
+                "hypha-control.hypha-system.serviceaccount.identity." + trustDomain);
+        if (!IdentityNames.isValid(controlIdentity)) {
+            errors.add(CONTROL_IDENTITY + "='" + controlIdentity + "' is not valid: expected a DNS-style identity");
+        }
+        String plain = string(CONTROL_PLAINTEXT, "false");
+        if (!plain.equals("true") && !plain.equals("false")) {
+            errors.add(CONTROL_PLAINTEXT + "='" + plain + "' is not valid: expected true or false");
+        }
+        if (destinationAddr != null && anchors == null && !plain.equals("true")) {
+            errors.add(DESTINATION_ADDR + " needs " + TRUST_ANCHORS_FILE + " to verify the control plane (or "
+                    + CONTROL_PLAINTEXT + "=true)");
+        }
         Duration discoveryIdle = duration(DISCOVERY_IDLE_TIMEOUT, "60s", Duration.ofMillis(100), Duration.ofHours(1));
         Duration failFast = duration(FAIL_FAST_TIMEOUT, "3s", Duration.ofMillis(10), Duration.ofMinutes(1));
         InboundPolicy policy = InboundPolicy.parse(string(INBOUND_POLICY, "all-unauthenticated"));
@@ -139,7 +156,7 @@ public final class ConfigParser {
         }
         return new ProxyConfig(mode, outbound, inbound, admin, outboundTarget, inboundTarget, appHost,
                 Collections.unmodifiableSet(opaque), detect, connect, grace, idle, maxHeader, maxLine, cert, key,
-                anchors, identityName, identityAddr, tokenFile, destinationAddr, discoveryIdle, failFast, policy, Collections.unmodifiableMap(dests), logLevel, threads, transport, tls);
+                anchors, identityName, identityAddr, tokenFile, destinationAddr, controlIdentity, plain.equals("true"), discoveryIdle, failFast, policy, Collections.unmodifiableMap(dests), logLevel, threads, transport, tls);
     }
 
     private String string(String key, String def) {

@@ -31,6 +31,8 @@ public record ProxyConfig(
         HostPort identityAddr,
         Path identityTokenFile,
         HostPort destinationAddr,
+        String controlIdentity,
+        boolean controlPlaintext,
         Duration discoveryIdleTimeout,
         Duration failFastTimeout,
         InboundPolicy inboundPolicy,

@@ -53,12 +53,24 @@ public final class GrpcChannel implements AutoCloseable {
     private Future<Channel> connection;
     private volatile boolean closed;
 
+    private final String expectedIdentity;
+
     public GrpcChannel(Transports transports, EventLoop loop, HostPort target, SslContext tls, String authority) {
+        this(transports, loop, target, tls, authority, null);
+    }
+
+    /**
+     * With {@code tls}, the server must prove {@code expectedIdentity} (its certificate's DNS name, chained to the
+     * trust anchors in {@code tls}); it is also the SNI sent. A server that proves another identity is refused.
+     */
+    public GrpcChannel(Transports transports, EventLoop loop, HostPort target, SslContext tls, String authority,
+            String expectedIdentity) {
         this.transports = transports;
         this.loop = loop;
         this.target = target;
         this.tls = tls;
         this.authority = authority;
+        this.expectedIdentity = expectedIdentity;
     }
 
     /** Makes one unary call; the future fails with {@link GrpcException} for a non-OK status. */
@@ -285,7 +297,8 @@ public final class GrpcChannel implements AutoCloseable {
                     @Override
                     protected void initChannel(Channel ch) {
                         if (tls != null) {
-                            ch.pipeline().addLast(tls.newHandler(ch.alloc(), authority, target.port()));
+                            ch.pipeline().addLast("tls", tls.newHandler(ch.alloc(),
+                                    expectedIdentity != null ? expectedIdentity : target.host(), target.port()));
                         }
                         ch.pipeline().addLast(Http2FrameCodecBuilder.forClient()
                                 .initialSettings(Http2Settings.defaultSettings().pushEnabled(false)).build());
@@ -304,11 +317,32 @@ public final class GrpcChannel implements AutoCloseable {
                     }
                 })
                 .connect(new InetSocketAddress(target.host(), target.port())).addListener(f -> {
-                    if (f.isSuccess()) {
-                        p.trySuccess(((io.netty.channel.ChannelFuture) f).channel());
-                    } else {
+                    if (!f.isSuccess()) {
                         p.tryFailure(f.cause());
+                        return;
                     }
+                    Channel ch = ((io.netty.channel.ChannelFuture) f).channel();
+                    io.netty.handler.ssl.SslHandler ssl = ch.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+                    if (ssl == null) {
+                        p.trySuccess(ch);
+                        return;
+                    }
+                    ssl.handshakeFuture().addListener(h -> {
+                        if (!h.isSuccess()) {
+                            ch.close();
+                            p.tryFailure(new IllegalStateException("TLS handshake with the control plane failed: "
+                                    + h.cause().getMessage()));
+                            return;
+                        }
+                        var id = dev.hypha.proxy.tls.PeerIdentity.of(ssl);
+                        if (expectedIdentity != null && (id == null || !expectedIdentity.equals(id.dnsName()))) {
+                            ch.close();
+                            p.tryFailure(new IllegalStateException("the control plane proved '"
+                                    + (id == null ? "nothing" : id.dnsName()) + "', expected '" + expectedIdentity + "'"));
+                            return;
+                        }
+                        p.trySuccess(ch);
+                    });
                 });
         return p;
     }

@@ -60,15 +60,16 @@ public final class IdentityClient implements AutoCloseable {
     private int failures;
 
     public IdentityClient(String identity, HostPort controlPlane, Path tokenFile, List<X509Certificate> anchors,
-            CredentialStore store, ProxyMetrics metrics, SslProvider provider, Transports transports) throws Exception {
+            CredentialStore store, ProxyMetrics metrics, SslProvider provider, Transports transports,
+            io.netty.handler.ssl.SslContext controlTls, String controlIdentity) throws Exception {
         this.identity = identity;
         this.tokenFile = tokenFile;
         this.anchors = anchors;
         this.store = store;
         this.metrics = metrics;
         this.provider = provider;
-        this.channel = new GrpcChannel(transports, transports.group().next(), controlPlane, null,
-                controlPlane.toString());
+        this.channel = new GrpcChannel(transports, transports.group().next(), controlPlane, controlTls,
+                controlPlane.toString(), controlIdentity);
         KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
         g.initialize(new ECGenParameterSpec("secp256r1"));
         this.key = g.generateKeyPair();

@@ -42,6 +42,7 @@ class IdentityClientTest {
         e.put(ConfigParser.IDENTITY_TOKEN_FILE, tokenFile.toString());
         e.put(ConfigParser.TRUST_ANCHORS_FILE, dir.resolve("anchors.pem").toString());
         e.put(ConfigParser.SHUTDOWN_GRACE, "1s");
+        e.put(ConfigParser.CONTROL_PLAINTEXT, "true"); // the mock control plane is plain grpc-java
         return e;
     }
 
