@@ -71,7 +71,7 @@ public final class Demo {
                     "HYPHA_CONTROL_STATE_DIR", dir.resolve("state").toString(),
                     "HYPHA_CONTROL_REGISTRY_FILE", dir.resolve("registry.json").toString()));
             procs.awaitOk("http://127.0.0.1:" + admin + "/metrics", "control", control, 60);
-            System.out.println("  control plane   gRPC 127.0.0.1:" + grpc + ", admin 127.0.0.1:" + admin
+            System.out.println("  control plane   gRPC over TLS 127.0.0.1:" + grpc + ", admin 127.0.0.1:" + admin
                     + " (made a trust anchor and issuer in " + dir.resolve("state") + ")");
             String webToken = Procs.joinToken(dir, admin, webId, "24h");
             List<Process> replicas = new ArrayList<>();

@@ -73,6 +73,82 @@ class LocalMeshTest {
     }
 
     @Test
+    void opaqueTcpConnectionsAreBalancedOverDiscoveredEndpointsWithMtls() throws Exception {
+        int[] ports = Procs.freePorts(10);
+        grpcPort = ports[0];
+        controlAdmin = ports[1];
+        List<java.net.ServerSocket> echoes = new ArrayList<>();
+        AtomicInteger[] conns = {new AtomicInteger(), new AtomicInteger()};
+        try (Procs procs = new Procs(dir)) {
+            StringBuilder eps = new StringBuilder();
+            for (int i = 0; i < 2; i++) {
+                java.net.ServerSocket ss = new java.net.ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+                echoes.add(ss);
+                int idx = i;
+                Thread t = new Thread(() -> {
+                    while (!ss.isClosed()) {
+                        try (Socket c = ss.accept()) {
+                            conns[idx].incrementAndGet();
+                            c.getOutputStream().write(("echo-" + idx + ":").getBytes(StandardCharsets.US_ASCII));
+                            c.getOutputStream().write(c.getInputStream().readNBytes(5));
+                            c.getOutputStream().flush();
+                        } catch (Exception e) {
+                            // next connection
+                        }
+                    }
+                });
+                t.setDaemon(true);
+                t.start();
+                eps.append(i == 0 ? "" : ",").append("{\"address\": \"127.0.0.1:").append(ss.getLocalPort())
+                        .append("\", \"identity\": \"").append(WEB_ID).append("\", \"proxyPort\": ").append(ports[2 + i])
+                        .append("}");
+            }
+            Files.writeString(dir.resolve("registry.json"), "{\"services\": {\"echo.demo.svc.cluster.local:7000\": "
+                    + "{\"endpoints\": [" + eps + "]}}}");
+            Process control = startControl(procs);
+            String token = Procs.joinToken(dir, controlAdmin, WEB_ID, "1h");
+            for (int i = 0; i < 2; i++) {
+                Map<String, String> e = Procs.proxyEnv(dir, grpcPort, WEB_ID, token, ports[4 + i]);
+                e.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[2 + i]);
+                e.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[6 + i]);
+                Process p = procs.java("echo-proxy-" + i, Procs.PROXY, e);
+                procs.awaitOk("http://127.0.0.1:" + ports[4 + i] + "/ready", "echo-proxy-" + i, p, 30);
+            }
+            Map<String, String> ce = Procs.proxyEnv(dir, grpcPort, CLIENT_ID,
+                    Procs.joinToken(dir, controlAdmin, CLIENT_ID, "1h"), ports[8]);
+            ce.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[9]);
+            ce.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:0");
+            ce.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort);
+            ce.put("HYPHA_PROXY_OUTBOUND_TARGET", "echo.demo.svc.cluster.local:7000");
+            ce.put("HYPHA_PROXY_OPAQUE_PORTS", "7000");
+            ce.put("HYPHA_PROXY_ADMIN_LISTEN_ADDR", "127.0.0.1:" + Procs.freePorts(1)[0]);
+            Process client = procs.java("tcp-client", Procs.PROXY, ce);
+            procs.awaitOk("http://" + ce.get("HYPHA_PROXY_ADMIN_LISTEN_ADDR") + "/ready", "tcp-client", client, 30);
+            for (int n = 0; n < 40; n++) {
+                try (Socket s = new Socket()) {
+                    s.connect(new InetSocketAddress("127.0.0.1", ports[9]), 2000);
+                    s.setSoTimeout(10_000);
+                    s.getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
+                    String got = new String(s.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+                    assertTrue(got.matches("echo-[01]:hello"), "connection " + n + ": " + got + procs.log("tcp-client"));
+                }
+            }
+            String m = Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://"
+                    + ce.get("HYPHA_PROXY_ADMIN_LISTEN_ADDR") + "/metrics")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            assertTrue(conns[0].get() >= 5 && conns[1].get() >= 5, "connections were not balanced: "
+                    + conns[0].get() + " / " + conns[1].get() + "\n" + m);
+            assertTrue(m.contains("hypha_tcp_connections_opened_total{direction=\"upstream\",tls=\"true\",peer=\""
+                    + WEB_ID + "\"}"), m);
+            Procs.stop(control);
+        } finally {
+            for (java.net.ServerSocket ss : echoes) {
+                ss.close();
+            }
+        }
+    }
+
+    @Test
     void aProxyRefusesAControlPlaneThatProvesAnotherIdentity() throws Exception {
         int[] ports = Procs.freePorts(5);
         grpcPort = ports[0];

@@ -152,6 +152,13 @@ public class KubernetesSource implements ServiceSource {
         String host = authority.substring(0, colon);
         int port = Integer.parseInt(authority.substring(colon + 1));
         if (host.matches("[0-9.]+")) {
+            // a Service's ClusterIP (what transparent mode sees as the original destination), else a pod IP
+            for (Service svc : services.getStore().list()) {
+                if (host.equals(svc.getSpec().getClusterIP())) {
+                    return get(svc.getMetadata().getName() + "." + svc.getMetadata().getNamespace() + ".svc."
+                            + config.clusterDomain() + ":" + port);
+                }
+            }
             return podTarget(host, port);
         }
         String suffix = ".svc." + config.clusterDomain();

@@ -144,7 +144,18 @@ public class Registry implements ServiceSource {
             for (JsonNode p : e.getValue().path("opaquePorts")) {
                 opaque.add(p.asInt());
             }
-            out.put(authority, new Snapshot(true, List.copyOf(eps), List.copyOf(opaque)));
+            dev.hypha.api.v1.DestinationProfile profile = null;
+            if (e.getValue().has("profile")) {
+                // the same spec as a ServiceProfile resource's .spec
+                String host = authority.substring(0, authority.lastIndexOf(':'));
+                try {
+                    profile = dev.hypha.control.k8s.ProfileTranslator.translate(host,
+                            new ObjectMapper().convertValue(e.getValue().get("profile"), Map.class));
+                } catch (dev.hypha.control.k8s.ProfileTranslator.InvalidProfile ex) {
+                    throw new IllegalArgumentException(authority + ": profile: " + ex.getMessage());
+                }
+            }
+            out.put(authority, new Snapshot(true, List.copyOf(eps), List.copyOf(opaque), profile));
         }
         return out;
     }

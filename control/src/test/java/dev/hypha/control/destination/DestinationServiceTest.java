@@ -138,6 +138,39 @@ class DestinationServiceTest {
     }
 
     @Test
+    void aRegistryProfileIsServedByGetProfile() throws Exception {
+        writeRegistry("{\"services\": {\"books.demo.svc.cluster.local:80\": {\"endpoints\": [], \"profile\": "
+                + "{\"routes\": [{\"name\": \"GET /books\", \"condition\": {\"method\": \"GET\", \"pathRegex\": \"/books\"},"
+                + " \"timeout\": \"300ms\"}], \"retryBudget\": {\"retryRatio\": 0.1, \"minRetriesPerSecond\": 5,"
+                + " \"ttl\": \"20s\"}}}}}");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (registry.get("books.demo.svc.cluster.local:80").profile() == null && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        BlockingQueue<dev.hypha.api.v1.DestinationProfile> q = new LinkedBlockingQueue<>();
+        DestinationGrpc.newStub(channel).getProfile(GetDestination.newBuilder().setPath("books.demo.svc.cluster.local:80")
+                .build(), new StreamObserver<>() {
+                    @Override
+                    public void onNext(dev.hypha.api.v1.DestinationProfile p) {
+                        q.add(p);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                });
+        var p = q.poll(10, TimeUnit.SECONDS);
+        assertNotNull(p);
+        assertEquals("GET /books", p.getRoutes(0).getName());
+        assertEquals(300, p.getRoutes(0).getTimeoutMillis());
+        assertEquals(20_000, p.getRetryBudget().getTtlMillis());
+    }
+
+    @Test
     void aMalformedTargetIsInvalidArgument() throws Exception {
         Watch w = watch("no port here");
         Throwable t = w.errors.poll(10, TimeUnit.SECONDS);

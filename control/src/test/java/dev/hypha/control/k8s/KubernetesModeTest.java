@@ -189,6 +189,11 @@ class KubernetesModeTest {
         assertTrue(down.hasRemove(), down.toString());
         assertEquals(ByteString.copyFrom(new byte[] {10, 1, 0, 6}), down.getRemove().getAddrs(0).getIp());
 
+        // the ClusterIP (transparent mode's original destination) resolves to the same endpoints
+        Update byClusterIp = next(watch("10.96.0.10:80"));
+        assertTrue(byClusterIp.hasAdd() && byClusterIp.getAdd().getAddrsCount() == 1, byClusterIp.toString());
+        assertEquals(8080, byClusterIp.getAdd().getAddrs(0).getAddr().getPort());
+
         // a pod IP target
         Update podTarget = next(watch("10.1.0.5:8080"));
         assertTrue(podTarget.hasAdd(), podTarget.toString());

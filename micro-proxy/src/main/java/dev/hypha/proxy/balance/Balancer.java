@@ -14,6 +14,20 @@ public final class Balancer {
     private Balancer() {
     }
 
+    /** The cheaper of two; costs within 1 % of each other are a tie, broken at random (no order bias). */
+    private static Endpoint cheaper(Endpoint a, Endpoint b, long now, ThreadLocalRandom r) {
+        double ca = a.cost(now, DECAY_NANOS);
+        double cb = b.cost(now, DECAY_NANOS);
+        if (Math.abs(ca - cb) <= 0.01 * Math.max(ca, cb)) {
+            return r.nextBoolean() ? a : b;
+        }
+        return ca < cb ? a : b;
+    }
+
+    private static Endpoint usable(Endpoint e, Endpoint avoid, long now) {
+        return e != avoid && e.available(now) ? e : null;
+    }
+
     /** The endpoint for the next request (its request is counted as started), or null when none is available. */
     public static Endpoint pick(List<Endpoint> endpoints, Endpoint avoid) {
         int n = endpoints.size();
@@ -26,30 +40,24 @@ public final class Balancer {
             Endpoint e = endpoints.get(0);
             chosen = e.available(now) && e != avoid ? e : null;
         } else {
+            // two distinct random endpoints; the cheaper usable one wins
             ThreadLocalRandom r = ThreadLocalRandom.current();
-            Endpoint a = null;
-            Endpoint b = null;
-            for (int tries = 0; tries < 4 && (a == null || b == null); tries++) {
-                Endpoint x = endpoints.get(r.nextInt(n));
-                if (x == avoid || !x.available(now)) {
-                    continue;
-                }
-                if (a == null) {
-                    a = x;
-                } else if (x != a) {
-                    b = x;
-                }
+            int i = r.nextInt(n);
+            int j = r.nextInt(n - 1);
+            if (j >= i) {
+                j++;
             }
-            if (a == null) {
-                // random picks found nothing usable: scan
-                for (Endpoint x : endpoints) {
-                    if (x != avoid && x.available(now)) {
+            Endpoint a = usable(endpoints.get(i), avoid, now);
+            Endpoint b = usable(endpoints.get(j), avoid, now);
+            if (a == null && b == null) {
+                for (Endpoint x : endpoints) { // both samples unusable: take any usable one
+                    if (usable(x, avoid, now) != null) {
                         a = x;
                         break;
                     }
                 }
             }
-            chosen = b == null ? a : (a.cost(now, DECAY_NANOS) <= b.cost(now, DECAY_NANOS) ? a : b);
+            chosen = a == null ? b : b == null ? a : cheaper(a, b, now, r);
         }
         if (chosen != null) {
             chosen.startRequest(now);

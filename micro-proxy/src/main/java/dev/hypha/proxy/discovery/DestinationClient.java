@@ -71,6 +71,30 @@ public final class DestinationClient implements AutoCloseable {
         return p;
     }
 
+    /**
+     * Waits for the next change of {@code authority} (at most {@code timeout}) and completes with the state then:
+     * used when a target has no usable endpoint right now, so a request waits briefly for one instead of failing.
+     */
+    public Future<Resolution> awaitChange(String authority, EventLoop caller, Duration timeout) {
+        Discovery d = discoveries.computeIfAbsent(authority, a -> new Discovery(a));
+        d.lastUsed = System.nanoTime();
+        Promise<Resolution> p = caller.newPromise();
+        loop.execute(() -> {
+            d.changeWaiters.add(p);
+            loop.schedule(() -> {
+                if (d.changeWaiters.remove(p)) {
+                    Resolution r = d.resolution;
+                    if (r != null) {
+                        p.trySuccess(r);
+                    } else {
+                        p.tryFailure(new NoAnswerException("no answer from the control plane about " + authority));
+                    }
+                }
+            }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+        });
+        return p;
+    }
+
     /** Thrown when discovery had no answer within the fail-fast timeout. */
     public static final class NoAnswerException extends Exception {
         NoAnswerException(String m) {
@@ -109,6 +133,7 @@ public final class DestinationClient implements AutoCloseable {
         private final Map<String, Endpoint> endpoints = new LinkedHashMap<>();
         private boolean exists;
         private final List<Promise<Resolution>> waiters = new ArrayList<>(1);
+        final List<Promise<Resolution>> changeWaiters = new ArrayList<>(1);
         private GrpcChannel.Call call;
         private boolean closed;
         private int failures;
@@ -198,6 +223,10 @@ public final class DestinationClient implements AutoCloseable {
                 p.trySuccess(resolution);
             }
             waiters.clear();
+            for (Promise<Resolution> p : changeWaiters) {
+                p.trySuccess(resolution);
+            }
+            changeWaiters.clear();
         }
 
         @Override

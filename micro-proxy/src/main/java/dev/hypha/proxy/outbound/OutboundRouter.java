@@ -73,15 +73,36 @@ public final class OutboundRouter implements Router {
                 return;
             }
             UpstreamTarget t = balanced(res.endpoints(), null, direct);
-            if (t == null) {
-                p.tryFailure(new RouteException(ProxyError.NO_ENDPOINTS, res.endpoints().isEmpty()
-                        ? dst + " has no endpoints" : "all " + res.endpoints().size() + " endpoints of " + dst
-                        + " are failing"));
-            } else {
+            if (t != null) {
                 p.trySuccess(t);
+                return;
             }
+            // No usable endpoint now: wait (at most the fail-fast timeout) for one to appear or recover.
+            Future<DestinationClient.Resolution> later = discovery.awaitChange(dst, loop, config.failFastTimeout());
+            later.addListener(y -> {
+                DestinationClient.Resolution r2 = later.isSuccess() ? later.getNow() : res;
+                UpstreamTarget t2 = balanced(r2.endpoints(), null, direct);
+                if (t2 != null) {
+                    p.trySuccess(t2);
+                } else {
+                    p.tryFailure(new RouteException(ProxyError.NO_ENDPOINTS, r2.endpoints().isEmpty()
+                            ? dst + " has had no endpoints for " + config.failFastTimeout().toMillis() + " ms"
+                            : "all " + r2.endpoints().size() + " endpoints of " + dst + " are failing"));
+                }
+            });
         });
         return p;
+    }
+
+    /** Picks an endpoint for a TCP connection (balancing connections), or null when none is usable. */
+    public UpstreamTarget balancedTcp(List<Endpoint> endpoints, Endpoint avoid, String authority) {
+        Endpoint e = Balancer.pick(endpoints, avoid);
+        if (e == null) {
+            return null;
+        }
+        boolean meshed = e.identity() != null;
+        return new UpstreamTarget(meshed ? e.dialAddress() : e.address(), e.identity(), e.address().port(),
+                UpstreamTarget.Wire.HTTP1, true, authority, e, failed -> balancedTcp(endpoints, failed, authority));
     }
 
     /** A target on a balancer-chosen endpoint (avoiding {@code avoid}), or null when none is available. */

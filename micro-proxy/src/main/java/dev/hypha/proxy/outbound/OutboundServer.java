@@ -33,11 +33,13 @@ public final class OutboundServer extends ChannelInitializer<Channel> {
 
     private final ProxyRuntime rt;
     private final ExchangeContext cx;
+    private final OutboundRouter router;
 
     public OutboundServer(ProxyRuntime rt) {
         this.rt = rt;
         ProxyConfig c = rt.config();
-        this.cx = new ExchangeContext(new OutboundRouter(c, rt.discovery()), rt.outboundUpstreams(), rt.metrics(), rt.tracker(),
+        this.router = new OutboundRouter(c, rt.discovery());
+        this.cx = new ExchangeContext(router, rt.outboundUpstreams(), rt.metrics(), rt.tracker(),
                 c.maxInitialLineBytes(), c.maxHeaderBytes());
     }
 
@@ -99,6 +101,10 @@ public final class OutboundServer extends ChannelInitializer<Channel> {
             return;
         }
         MeshDestination d = rt.config().destination(dst.toString());
+        if (d == null && rt.discovery() != null) {
+            forwardDiscovered(ch, dst, early);
+            return;
+        }
         UpstreamTarget t = d != null && d.meshed()
                 ? new UpstreamTarget(d.endpoint(), d.identity(), dst.port(), UpstreamTarget.Wire.HTTP1, true,
                         dst.toString())
@@ -110,6 +116,62 @@ public final class OutboundServer extends ChannelInitializer<Channel> {
                     rt.metrics().proxyErrors.inc("outbound", reason);
                     LOG.log(Level.FINE, "outbound TCP to {0} failed: {1}", new Object[] {dst, cause.getMessage()});
                 });
+    }
+
+    /** Opaque TCP to a discovered destination: the connection is balanced over its endpoints. */
+    private void forwardDiscovered(Channel ch, HostPort dst, ByteBuf early) {
+        io.netty.util.concurrent.Promise<Channel> up = ch.eventLoop().newPromise();
+        var res = rt.discovery().resolve(dst.toString(), ch.eventLoop());
+        res.addListener(x -> {
+            if (!res.isSuccess()) {
+                up.tryFailure(new UpstreamException(dev.hypha.proxy.http.ProxyError.NO_ENDPOINTS,
+                        res.cause().getMessage()));
+                return;
+            }
+            var r = res.getNow();
+            if (!r.exists() && r.endpoints().isEmpty()) {
+                UpstreamTarget direct = new UpstreamTarget(dst, null, 0, UpstreamTarget.Wire.HTTP1, true, dst.toString());
+                rt.outboundUpstreams().connect(direct, ch.eventLoop(), MeshHeader.Proto.OPAQUE)
+                        .addListener(f -> complete(up, f));
+                return;
+            }
+            connectBalanced(ch, router.balancedTcp(r.endpoints(), null, dst.toString()), up, true);
+        });
+        Forwarder.forward(ch, early, up, cause -> {
+            String reason = cause instanceof UpstreamException ue ? ue.error().code() : "connect_failed";
+            rt.metrics().proxyErrors.inc("outbound", reason);
+            LOG.log(Level.FINE, "outbound TCP to {0} failed: {1}", new Object[] {dst, cause.getMessage()});
+        });
+    }
+
+    private void connectBalanced(Channel ch, UpstreamTarget t, io.netty.util.concurrent.Promise<Channel> up,
+            boolean mayRetry) {
+        if (t == null) {
+            up.tryFailure(new UpstreamException(dev.hypha.proxy.http.ProxyError.NO_ENDPOINTS, "no usable endpoint"));
+            return;
+        }
+        rt.outboundUpstreams().connect(t, ch.eventLoop(), MeshHeader.Proto.OPAQUE).addListener(f -> {
+            if (f.isSuccess()) {
+                Channel c = (Channel) f.getNow();
+                c.closeFuture().addListener(x -> t.endpoint().finish(0, false, 10_000_000_000L));
+                up.trySuccess(c);
+                return;
+            }
+            t.endpoint().finish(0, true, 10_000_000_000L);
+            if (mayRetry && f.cause() instanceof UpstreamException ue && ue.error().code().startsWith("connect")) {
+                connectBalanced(ch, t.alternative().apply(t.endpoint()), up, false);
+            } else {
+                up.tryFailure(f.cause());
+            }
+        });
+    }
+
+    private static void complete(io.netty.util.concurrent.Promise<Channel> p, io.netty.util.concurrent.Future<?> f) {
+        if (f.isSuccess()) {
+            p.trySuccess((Channel) f.getNow());
+        } else {
+            p.tryFailure(f.cause());
+        }
     }
 
     /** Graceful shutdown of one accepted connection. */
