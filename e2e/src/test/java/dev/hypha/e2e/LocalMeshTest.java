@@ -149,6 +149,54 @@ class LocalMeshTest {
     }
 
     @Test
+    void aServiceWithoutEndpointsFailsFastAndIdleTargetsAreLetGo() throws Exception {
+        int[] ports = Procs.freePorts(5);
+        grpcPort = ports[0];
+        controlAdmin = ports[1];
+        Files.writeString(dir.resolve("registry.json"),
+                "{\"services\": {\"empty.demo.svc.cluster.local:80\": {\"endpoints\": []}}}");
+        try (Procs procs = new Procs(dir)) {
+            Process control = startControl(procs);
+            Map<String, String> ce = Procs.proxyEnv(dir, grpcPort, CLIENT_ID,
+                    Procs.joinToken(dir, controlAdmin, CLIENT_ID, "1h"), ports[2]);
+            ce.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[3]);
+            ce.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[4]);
+            ce.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort);
+            ce.put("HYPHA_PROXY_FAIL_FAST_TIMEOUT", "700ms");
+            ce.put("HYPHA_PROXY_DISCOVERY_IDLE_TIMEOUT", "1s");
+            Process client = procs.java("client", Procs.PROXY, ce);
+            procs.awaitOk("http://127.0.0.1:" + ports[2] + "/ready", "client", client, 30);
+            long t0 = System.nanoTime();
+            String r;
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", ports[3]), 2000);
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write(("GET / HTTP/1.1\r\nHost: empty.demo.svc.cluster.local:80\r\n"
+                        + "Connection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                r = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+            }
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(r.startsWith("HTTP/1.1 503") && r.toLowerCase().contains("hypha-proxy-error: no_endpoints"), r);
+            assertTrue(ms >= 600 && ms < 5000, "a request waits for an endpoint up to the fail-fast timeout; took " + ms);
+            // nobody calls it any more: after the idle timeout the proxy stops watching it
+            String metricsUrl = "http://127.0.0.1:" + controlAdmin + "/metrics";
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+            String open = "";
+            while (System.nanoTime() < deadline) {
+                open = Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(metricsUrl)).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString()).body().lines()
+                        .filter(l -> l.startsWith("hypha_destination_streams_open")).findFirst().orElse("");
+                if (open.endsWith(" 0.0")) {
+                    break;
+                }
+                Thread.sleep(100);
+            }
+            assertTrue(open.endsWith(" 0.0"), "the idle destination stream is still open: " + open);
+            Procs.stop(control);
+        }
+    }
+
+    @Test
     void aProxyRefusesAControlPlaneThatProvesAnotherIdentity() throws Exception {
         int[] ports = Procs.freePorts(5);
         grpcPort = ports[0];

@@ -206,6 +206,35 @@ class KubernetesModeTest {
     }
 
     @Test
+    void headlessServicesResolveAndTerminatingEndpointsAreLeftOut() throws Exception {
+        client.pods().inNamespace(NS).resource(pod("db-0", "10.1.1.5", true)).create();
+        client.pods().inNamespace(NS).resource(pod("db-1", "10.1.1.6", true)).create();
+        client.services().inNamespace(NS).resource(new ServiceBuilder().withNewMetadata().withName("db")
+                .withNamespace(NS).endMetadata().withNewSpec().withClusterIP("None").addNewPort().withName("pg")
+                .withPort(5432).withTargetPort(new IntOrString(5432)).endPort().endSpec().build()).create();
+        client.discovery().v1().endpointSlices().inNamespace(NS).resource(new EndpointSliceBuilder().withNewMetadata()
+                .withName("db-xyz").withNamespace(NS).addToLabels("kubernetes.io/service-name", "db").endMetadata()
+                .withAddressType("IPv4").addNewPort().withName("pg").withPort(5432).endPort()
+                .addToEndpoints(new EndpointBuilder().withAddresses("10.1.1.5").withNewConditions().withReady(true)
+                        .endConditions().withNewTargetRef().withKind("Pod").withName("db-0").endTargetRef().build())
+                .addToEndpoints(new EndpointBuilder().withAddresses("10.1.1.6").withNewConditions().withReady(false)
+                        .withServing(true).withTerminating(true).endConditions().withNewTargetRef().withKind("Pod")
+                        .withName("db-1").endTargetRef().build())
+                .build()).create();
+        BlockingQueue<Update> q = watch("db.shop.svc.cluster.local:5432");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        Update u = next(q);
+        while (!u.hasAdd() && System.nanoTime() < deadline) {
+            u = next(q);
+        }
+        assertTrue(u.hasAdd(), u.toString());
+        assertEquals(1, u.getAdd().getAddrsCount(), "the terminating endpoint must be left out: " + u);
+        assertEquals(ByteString.copyFrom(new byte[] {10, 1, 1, 5}), u.getAdd().getAddrs(0).getAddr().getIp());
+        assertEquals(WEB_ID, u.getAdd().getAddrs(0).getTlsIdentity().getDnsLikeIdentity(),
+                "the identity of the pod's ServiceAccount (the test pods all run as 'web')");
+    }
+
+    @Test
     void serviceProfileChangesReachGetProfile() throws Exception {
         client.services().inNamespace(NS).resource(new ServiceBuilder().withNewMetadata().withName("api")
                 .withNamespace(NS).endMetadata().withNewSpec().withClusterIP("10.96.0.11").addNewPort().withName("http")
