@@ -197,6 +197,106 @@ class LocalMeshTest {
     }
 
     @Test
+    void serviceProfileRoutesGiveRouteMetricsClassificationAndTimeouts() throws Exception {
+        int[] ports = Procs.freePorts(8);
+        grpcPort = ports[0];
+        controlAdmin = ports[1];
+        HttpServer app = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
+        app.createContext("/", ex -> {
+            String p = ex.getRequestURI().getPath();
+            if (p.startsWith("/books/slow")) {
+                try {
+                    Thread.sleep(1500);
+                } catch (InterruptedException ignored) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            int status = p.startsWith("/admin") ? 503 : p.startsWith("/books/missing") ? 404 : 200;
+            byte[] b = "ok\n".getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(status, b.length);
+            ex.getResponseBody().write(b);
+            ex.close();
+        });
+        app.start();
+        try (Procs procs = new Procs(dir)) {
+            String svc = "books.demo.svc.cluster.local:80";
+            Files.writeString(dir.resolve("registry.json"), "{\"services\": {\"" + svc + "\": {\"endpoints\": [{"
+                    + "\"address\": \"127.0.0.1:" + app.getAddress().getPort() + "\", \"identity\": \"" + WEB_ID
+                    + "\", \"proxyPort\": " + ports[2] + "}], \"profile\": {\"routes\": ["
+                    + "{\"name\": \"GET /books/{id}\", \"condition\": {\"method\": \"GET\", \"pathRegex\": \"/books/[^/]+\"},"
+                    + " \"timeout\": \"400ms\", \"responseClasses\": [{\"condition\": {\"status\": {\"min\": 404,"
+                    + " \"max\": 404}}, \"isFailure\": true}]},"
+                    + "{\"name\": \"admin\", \"condition\": {\"pathRegex\": \"/admin.*\"}, \"responseClasses\":"
+                    + " [{\"condition\": {\"status\": {\"min\": 500, \"max\": 599}}, \"isFailure\": false}]}]}}}}");
+            Process control = startControl(procs);
+            Map<String, String> se = Procs.proxyEnv(dir, grpcPort, WEB_ID, Procs.joinToken(dir, controlAdmin, WEB_ID, "1h"),
+                    ports[3]);
+            se.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[2]);
+            se.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[4]);
+            Process server = procs.java("books-proxy", Procs.PROXY, se);
+            Map<String, String> ce = Procs.proxyEnv(dir, grpcPort, CLIENT_ID,
+                    Procs.joinToken(dir, controlAdmin, CLIENT_ID, "1h"), ports[5]);
+            ce.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[6]);
+            ce.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[7]);
+            ce.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort);
+            Process client = procs.java("books-client", Procs.PROXY, ce);
+            procs.awaitOk("http://127.0.0.1:" + ports[3] + "/ready", "books-proxy", server, 30);
+            procs.awaitOk("http://127.0.0.1:" + ports[5] + "/ready", "books-client", client, 30);
+            // the first request opens the profile stream; wait until the route is known
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            String metricsUrl = "http://127.0.0.1:" + ports[5] + "/metrics";
+            while (System.nanoTime() < deadline) {
+                raw(ports[6], svc, "/books/1");
+                if (Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(metricsUrl)).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString()).body().contains("route=\"GET /books/{id}\"")) {
+                    break;
+                }
+                Thread.sleep(50);
+            }
+            for (int i = 0; i < 5; i++) {
+                assertTrue(raw(ports[6], svc, "/books/" + i).startsWith("HTTP/1.1 200"));
+                assertTrue(raw(ports[6], svc, "/books/missing").startsWith("HTTP/1.1 404"));
+                assertTrue(raw(ports[6], svc, "/admin/x").startsWith("HTTP/1.1 503"));
+                assertTrue(raw(ports[6], svc, "/other").startsWith("HTTP/1.1 200"));
+            }
+            long t0 = System.nanoTime();
+            String slow = raw(ports[6], svc, "/books/slow");
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(slow.startsWith("HTTP/1.1 504") && slow.toLowerCase().contains("hypha-proxy-error: route_timeout"),
+                    slow);
+            assertTrue(ms >= 350 && ms < 1200, "the route's 400 ms timeout fired after " + ms + " ms");
+            String m = Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(metricsUrl)).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            String a = "direction=\"outbound\",authority=\"" + svc + "\"";
+            assertTrue(m.contains("hypha_route_responses_total{" + a + ",route=\"GET /books/{id}\",status_code=\"404\","
+                    + "classification=\"failure\"} 5"), "404 is a failure on this route:\n" + m);
+            assertTrue(m.contains("hypha_route_responses_total{" + a + ",route=\"admin\",status_code=\"503\","
+                    + "classification=\"success\"} 5"), "the admin route counts 5xx as success:\n" + m);
+            // (requests before the profile arrived were [DEFAULT] too)
+            assertTrue(m.contains("hypha_route_responses_total{" + a + ",route=\"[DEFAULT]\",status_code=\"200\","
+                    + "classification=\"success\"}"), m);
+            assertTrue(m.contains("hypha_route_responses_total{" + a + ",route=\"GET /books/{id}\",status_code=\"504\","
+                    + "classification=\"failure\"} 1"), m);
+            assertTrue(m.contains("hypha_route_response_duration_seconds_bucket{" + a + ",route=\"admin\""), m);
+            Procs.stop(control);
+        } finally {
+            app.stop(0);
+        }
+    }
+
+    static String raw(int port, String host, String path) {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        } catch (Exception e) {
+            return "error: " + e;
+        }
+    }
+
+    @Test
     void aProxyRefusesAControlPlaneThatProvesAnotherIdentity() throws Exception {
         int[] ports = Procs.freePorts(5);
         grpcPort = ports[0];

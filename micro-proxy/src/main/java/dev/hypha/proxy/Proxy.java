@@ -91,18 +91,19 @@ public final class Proxy {
             controlTls = ControlTls.context(cfg, provider);
         }
         dev.hypha.proxy.discovery.DestinationClient discovery = null;
+        dev.hypha.proxy.discovery.ProfileClient profiles = null;
         if (cfg.destinationAddr() != null) {
             var loop = transports.group().next();
-            discovery = new dev.hypha.proxy.discovery.DestinationClient(
-                    new dev.hypha.proxy.grpc.GrpcChannel(transports, loop, cfg.destinationAddr(), controlTls,
-                            cfg.destinationAddr().toString(), cfg.controlIdentity()),
-                    loop, cfg.discoveryIdleTimeout(), cfg.failFastTimeout(),
-                    cfg.identityName() == null ? "" : cfg.identityName());
+            var channel = new dev.hypha.proxy.grpc.GrpcChannel(transports, loop, cfg.destinationAddr(), controlTls,
+                    cfg.destinationAddr().toString(), cfg.controlIdentity());
+            discovery = new dev.hypha.proxy.discovery.DestinationClient(channel, loop, cfg.discoveryIdleTimeout(),
+                    cfg.failFastTimeout(), cfg.identityName() == null ? "" : cfg.identityName());
+            profiles = new dev.hypha.proxy.discovery.ProfileClient(channel, loop, cfg.discoveryIdleTimeout());
         }
         ProxyRuntime rt = new ProxyRuntime(cfg, transports, metrics, store, tracker, origDst,
                 new Upstreams(transports, store, metrics, cfg.connectTimeout(), cfg.http1IdleTimeout(), "outbound"),
                 new Upstreams(transports, store, metrics, cfg.connectTimeout(), cfg.http1IdleTimeout(), "inbound"),
-                discovery);
+                discovery, profiles);
         metrics.registry.gauge("hypha_proxy_accepted_connections", "Downstream connections open now.",
                 tracker::size);
         Channel out = null;
@@ -260,6 +261,9 @@ public final class Proxy {
         }
         if (rt.discovery() != null) {
             rt.discovery().close();
+        }
+        if (rt.profiles() != null) {
+            rt.profiles().close();
         }
         rt.outboundUpstreams().close();
         rt.inboundUpstreams().close();

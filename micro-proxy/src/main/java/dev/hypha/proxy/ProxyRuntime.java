@@ -11,7 +11,8 @@ import dev.hypha.proxy.transport.Transports;
 /** The handles every part of the proxy shares at run time. Built once in {@link Proxy}. */
 public record ProxyRuntime(ProxyConfig config, Transports transports, ProxyMetrics metrics,
         CredentialStore credentials, ConnectionTracker tracker, OrigDstLookup origDst, Upstreams outboundUpstreams,
-        Upstreams inboundUpstreams, dev.hypha.proxy.discovery.DestinationClient discovery) {
+        Upstreams inboundUpstreams, dev.hypha.proxy.discovery.DestinationClient discovery,
+        dev.hypha.proxy.discovery.ProfileClient profiles) {
 
     /**
      * Where an accepted connection was going: in transparent mode its SO_ORIGINAL_DST (null, with the connection

@@ -34,7 +34,7 @@ public final class ErrorResponder {
     /** gRPC status codes for proxy errors (UNAVAILABLE lets clients retry; DEADLINE_EXCEEDED for timeouts). */
     static int grpcStatus(ProxyError e) {
         return switch (e) {
-            case CONNECT_TIMEOUT -> 4;            // DEADLINE_EXCEEDED
+            case CONNECT_TIMEOUT, ROUTE_TIMEOUT -> 4; // DEADLINE_EXCEEDED
             case UNAUTHENTICATED -> 16;           // UNAUTHENTICATED
             case DENIED -> 7;                     // PERMISSION_DENIED
             case BAD_REQUEST, NO_TARGET, HEADERS_TOO_LARGE, URI_TOO_LONG -> 13; // INTERNAL

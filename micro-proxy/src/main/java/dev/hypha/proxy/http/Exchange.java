@@ -83,6 +83,15 @@ public final class Exchange {
     /** Routes the request and opens the upstream. */
     void start() {
         cx.metrics().httpRequests.inc(conn.direction().label(), authority(), tls(), clientId(), "");
+        route = cx.router().policy(head, conn);
+        if (route != null) {
+            cx.metrics().routeRequests.inc(conn.direction().label(), authority(), route.name());
+            if (route.timeoutMillis() > 0) {
+                timeout = down.channel().eventLoop().schedule(() -> fail(ProxyError.ROUTE_TIMEOUT,
+                        route.name() + " allows " + route.timeoutMillis() + " ms"), route.timeoutMillis(),
+                        java.util.concurrent.TimeUnit.MILLISECONDS);
+            }
+        }
         Future<UpstreamTarget> routed = cx.router().routeAsync(head, conn, down.http2(), down.channel().eventLoop());
         if (routed.isDone()) {
             routed(routed);
@@ -119,6 +128,8 @@ public final class Exchange {
         }
     }
 
+    private RoutePolicy route;
+    private io.netty.util.concurrent.ScheduledFuture<?> timeout;
     private boolean rerouted;
     private boolean endpointReleased;
     private long responseNanos;
@@ -343,6 +354,12 @@ public final class Exchange {
             responseStarted = true;
             status = code;
             responseNanos = System.nanoTime() - startNanos;
+            if (timeout != null) {
+                timeout.cancel(false); // the route's timeout bounds the wait for the response head
+            }
+            if (route != null) {
+                cx.metrics().routeLatency.observeNanos(responseNanos, conn.direction().label(), authority(), route.name());
+            }
             grpcStatus = HeaderRules.grpcStatus(r);
             cx.metrics().httpLatency.observeNanos(System.nanoTime() - startNanos, conn.direction().label(),
                     authority(), tls(), clientId(), serverId(), Integer.toString(code));
@@ -599,6 +616,14 @@ public final class Exchange {
             return;
         }
         recorded = true;
+        if (timeout != null) {
+            timeout.cancel(false);
+        }
+        if (route != null) {
+            cx.metrics().routeResponses.inc(conn.direction().label(), authority(), route.name(),
+                    status == 0 ? "" : Integer.toString(status),
+                    proxyError != null || route.isFailure(status, grpcStatus) ? "failure" : "success");
+        }
         // The endpoint failed when it answered 5xx or the exchange broke on its side; a client that went away does
         // not count against it.
         releaseEndpoint(status >= 500 || (proxyError != null && proxyError != ProxyError.NO_ENDPOINTS));

@@ -9,6 +9,8 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 public enum ProxyError {
     CONNECT_REFUSED(HttpResponseStatus.BAD_GATEWAY, "connect_refused", "the destination refused the connection"),
     CONNECT_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "connect_timeout", "connecting to the destination timed out"),
+    ROUTE_TIMEOUT(HttpResponseStatus.GATEWAY_TIMEOUT, "route_timeout",
+            "the request took longer than its ServiceProfile route allows"),
     CONNECT_FAILED(HttpResponseStatus.BAD_GATEWAY, "connect_failed", "connecting to the destination failed"),
     DNS_FAILED(HttpResponseStatus.BAD_GATEWAY, "dns_failed", "the destination's host name did not resolve"),
     TLS_IDENTITY_MISMATCH(HttpResponseStatus.BAD_GATEWAY, "tls_identity_mismatch",

@@ -21,6 +21,11 @@ public interface Router {
 
     UpstreamTarget route(HttpRequest request, ConnContext conn, boolean downstreamIsH2) throws RouteException;
 
+    /** The ServiceProfile route of a request (for route metrics, classification and timeouts), or null. */
+    default RoutePolicy policy(HttpRequest request, ConnContext conn) {
+        return null;
+    }
+
     /** Routes asynchronously (discovery may have to answer first); the default wraps {@link #route}. */
     default io.netty.util.concurrent.Future<UpstreamTarget> routeAsync(HttpRequest request, ConnContext conn,
             boolean downstreamIsH2, io.netty.channel.EventLoop loop) {

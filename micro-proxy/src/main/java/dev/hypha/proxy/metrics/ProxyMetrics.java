@@ -20,6 +20,14 @@ public final class ProxyMetrics {
     public final Family.Histogram httpLatency = registry.histogram("hypha_http_response_duration_seconds",
             "Time from receiving a request's head to sending the response's head.", LATENCY_BUCKETS,
             "direction", "authority", "tls", "client_id", "server_id", "status_code");
+    public final Family.Counter routeRequests = registry.counter("hypha_route_requests_total",
+            "HTTP requests by ServiceProfile route (unmatched requests: [DEFAULT]).", "direction", "authority", "route");
+    public final Family.Counter routeResponses = registry.counter("hypha_route_responses_total",
+            "HTTP responses by ServiceProfile route, classified by the route's response classes.", "direction",
+            "authority", "route", "status_code", "classification");
+    public final Family.Histogram routeLatency = registry.histogram("hypha_route_response_duration_seconds",
+            "Time from a request's head to its response's head, by ServiceProfile route.", LATENCY_BUCKETS,
+            "direction", "authority", "route");
     public final Family.Counter tcpOpened = registry.counter("hypha_tcp_connections_opened_total",
             "TCP connections accepted (inbound, outbound) or opened to a peer (upstream).", "direction", "tls",
             "peer");

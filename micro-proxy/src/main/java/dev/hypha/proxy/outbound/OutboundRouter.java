@@ -32,9 +32,31 @@ public final class OutboundRouter implements Router {
         this(config, null);
     }
 
+    private final dev.hypha.proxy.discovery.ProfileClient profiles;
+
     public OutboundRouter(ProxyConfig config, DestinationClient discovery) {
+        this(config, discovery, null);
+    }
+
+    public OutboundRouter(ProxyConfig config, DestinationClient discovery,
+            dev.hypha.proxy.discovery.ProfileClient profiles) {
         this.config = config;
         this.discovery = discovery;
+        this.profiles = profiles;
+    }
+
+    @Override
+    public dev.hypha.proxy.http.RoutePolicy policy(HttpRequest req, ConnContext conn) {
+        if (profiles == null) {
+            return null;
+        }
+        normalizeTarget(req);
+        try {
+            var p = profiles.current(destinationOf(req, conn).toString());
+            return p == null ? dev.hypha.proxy.http.RoutePolicy.defaultRoute() : p.match(req);
+        } catch (RouteException e) {
+            return null;
+        }
     }
 
     /**

@@ -38,7 +38,7 @@ public final class OutboundServer extends ChannelInitializer<Channel> {
     public OutboundServer(ProxyRuntime rt) {
         this.rt = rt;
         ProxyConfig c = rt.config();
-        this.router = new OutboundRouter(c, rt.discovery());
+        this.router = new OutboundRouter(c, rt.discovery(), rt.profiles());
         this.cx = new ExchangeContext(router, rt.outboundUpstreams(), rt.metrics(), rt.tracker(),
                 c.maxInitialLineBytes(), c.maxHeaderBytes());
     }

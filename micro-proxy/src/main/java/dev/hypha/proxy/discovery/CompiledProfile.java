@@ -1,0 +1,113 @@
+package dev.hypha.proxy.discovery;
+
+import dev.hypha.api.v1.DestinationProfile;
+import dev.hypha.api.v1.HeaderMatch;
+import dev.hypha.api.v1.RequestMatch;
+import dev.hypha.api.v1.ResponseMatch;
+import dev.hypha.api.v1.Route;
+import dev.hypha.proxy.http.RoutePolicy;
+import io.netty.handler.codec.http.HttpRequest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntPredicate;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+
+/** A ServiceProfile compiled for matching: the first route whose condition matches a request wins. */
+public final class CompiledProfile {
+    private record Compiled(Predicate<HttpRequest> matches, RoutePolicy policy) {
+    }
+
+    private final List<Compiled> routes;
+
+    private CompiledProfile(List<Compiled> routes) {
+        this.routes = routes;
+    }
+
+    public static CompiledProfile of(DestinationProfile p) {
+        List<Compiled> out = new ArrayList<>(p.getRoutesCount());
+        for (Route r : p.getRoutesList()) {
+            List<RoutePolicy.ResponseRule> classes = new ArrayList<>();
+            for (var c : r.getResponseClassesList()) {
+                classes.add(new RoutePolicy.ResponseRule(response(c.getCondition()), c.getIsFailure()));
+            }
+            long timeout = r.getTimeoutMillis() > 0 ? r.getTimeoutMillis() : RoutePolicy.DEFAULT_TIMEOUT_MILLIS;
+            out.add(new Compiled(request(r.getCondition()), new RoutePolicy(r.getName(), List.copyOf(classes), timeout,
+                    r.getIsRetryable())));
+        }
+        return new CompiledProfile(List.copyOf(out));
+    }
+
+    /** The route of a request: the first match, else {@code [DEFAULT]}. */
+    public RoutePolicy match(HttpRequest req) {
+        for (Compiled c : routes) {
+            if (c.matches().test(req)) {
+                return c.policy();
+            }
+        }
+        return RoutePolicy.defaultRoute();
+    }
+
+    static String path(HttpRequest req) {
+        String uri = req.uri();
+        int q = uri.indexOf('?');
+        return q < 0 ? uri : uri.substring(0, q);
+    }
+
+    static Predicate<HttpRequest> request(RequestMatch m) {
+        return switch (m.getMatchCase()) {
+            case METHOD -> {
+                String method = m.getMethod();
+                yield r -> r.method().name().equals(method);
+            }
+            case PATH_REGEX -> {
+                Pattern p = Pattern.compile(m.getPathRegex());
+                yield r -> p.matcher(path(r)).matches();
+            }
+            case HEADER -> header(m.getHeader());
+            case ALL -> {
+                List<Predicate<HttpRequest>> l = m.getAll().getMatchesList().stream().map(CompiledProfile::request).toList();
+                yield r -> l.stream().allMatch(x -> x.test(r));
+            }
+            case ANY -> {
+                List<Predicate<HttpRequest>> l = m.getAny().getMatchesList().stream().map(CompiledProfile::request).toList();
+                yield r -> l.stream().anyMatch(x -> x.test(r));
+            }
+            case NOT -> request(m.getNot()).negate();
+            default -> r -> true;
+        };
+    }
+
+    private static Predicate<HttpRequest> header(HeaderMatch h) {
+        String name = h.getName();
+        if (h.getValueCase() == HeaderMatch.ValueCase.REGEX) {
+            Pattern p = Pattern.compile(h.getRegex());
+            return r -> {
+                String v = r.headers().get(name);
+                return v != null && p.matcher(v).matches();
+            };
+        }
+        String exact = h.getExact();
+        return r -> exact.equals(r.headers().get(name));
+    }
+
+    static IntPredicate response(ResponseMatch m) {
+        return switch (m.getMatchCase()) {
+            case STATUS -> {
+                int min = m.getStatus().getMin();
+                int max = m.getStatus().getMax();
+                yield s -> s >= min && s <= max;
+            }
+            case ALL -> {
+                List<IntPredicate> l = m.getAll().getMatchesList().stream().map(CompiledProfile::response).toList();
+                yield s -> l.stream().allMatch(x -> x.test(s));
+            }
+            case ANY -> {
+                List<IntPredicate> l = m.getAny().getMatchesList().stream().map(CompiledProfile::response).toList();
+                yield s -> l.stream().anyMatch(x -> x.test(s));
+            }
+            case NOT -> response(m.getNot()).negate();
+            default -> s -> true;
+        };
+    }
+}
