@@ -212,6 +212,9 @@ class LocalMeshTest {
                 }
             }
             int status = p.startsWith("/admin") ? 503 : p.startsWith("/books/missing") ? 404 : 200;
+            if (p.startsWith("/flaky")) {
+                status = flaky.incrementAndGet() % 2 == 0 ? 500 : 200; // every other request fails
+            }
             byte[] b = "ok\n".getBytes(StandardCharsets.UTF_8);
             ex.sendResponseHeaders(status, b.length);
             ex.getResponseBody().write(b);
@@ -227,7 +230,10 @@ class LocalMeshTest {
                     + " \"timeout\": \"400ms\", \"responseClasses\": [{\"condition\": {\"status\": {\"min\": 404,"
                     + " \"max\": 404}}, \"isFailure\": true}]},"
                     + "{\"name\": \"admin\", \"condition\": {\"pathRegex\": \"/admin.*\"}, \"responseClasses\":"
-                    + " [{\"condition\": {\"status\": {\"min\": 500, \"max\": 599}}, \"isFailure\": false}]}]}}}}");
+                    + " [{\"condition\": {\"status\": {\"min\": 500, \"max\": 599}}, \"isFailure\": false}]},"
+                    + "{\"name\": \"flaky retried\", \"condition\": {\"pathRegex\": \"/flaky/retry\"}, \"isRetryable\": true},"
+                    + "{\"name\": \"flaky\", \"condition\": {\"pathRegex\": \"/flaky/.*\"}}],"
+                    + " \"retryBudget\": {\"retryRatio\": 0.6, \"minRetriesPerSecond\": 10, \"ttl\": \"10s\"}}}}}");
             Process control = startControl(procs);
             Map<String, String> se = Procs.proxyEnv(dir, grpcPort, WEB_ID, Procs.joinToken(dir, controlAdmin, WEB_ID, "1h"),
                     ports[3]);
@@ -278,11 +284,39 @@ class LocalMeshTest {
             assertTrue(m.contains("hypha_route_responses_total{" + a + ",route=\"GET /books/{id}\",status_code=\"504\","
                     + "classification=\"failure\"} 1"), m);
             assertTrue(m.contains("hypha_route_response_duration_seconds_bucket{" + a + ",route=\"admin\""), m);
+
+            // retries: a backend failing every other request, on a retryable route and on one that is not
+            int ok = 0;
+            for (int i = 0; i < 200; i++) {
+                if (raw(ports[6], svc, "/flaky/retry").startsWith("HTTP/1.1 200")) {
+                    ok++;
+                }
+            }
+            assertTrue(ok >= 198, "retryable route: " + ok + " of 200 succeeded");
+            int plain = 0;
+            for (int i = 0; i < 200; i++) {
+                if (raw(ports[6], svc, "/flaky/once").startsWith("HTTP/1.1 200")) {
+                    plain++;
+                }
+            }
+            assertTrue(plain >= 80 && plain <= 120, "without retries about half succeed: " + plain);
+            String m2 = Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(metricsUrl)).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            long retried = m2.lines().filter(l -> l.startsWith("hypha_route_retries_total{" + a
+                    + ",route=\"flaky retried\",outcome=\"retried\"}")).mapToLong(l -> Long.parseLong(
+                    l.substring(l.lastIndexOf(' ') + 1))).sum();
+            assertTrue(retried >= 90 && retried <= 200 * 0.6 + 100, "retries counted and inside the budget: " + retried);
+            assertTrue(m2.contains("hypha_route_actual_responses_total{" + a + ",route=\"flaky retried\",status_code=\"500\","
+                    + "classification=\"failure\"}"), "each failed try is counted as actual");
+            assertTrue(!m2.contains("hypha_route_responses_total{" + a + ",route=\"flaky retried\",status_code=\"500\"")
+                    || ok < 200, "callers saw (almost) no 500 on the retried route");
             Procs.stop(control);
         } finally {
             app.stop(0);
         }
     }
+
+    final AtomicInteger flaky = new AtomicInteger();
 
     static String raw(int port, String host, String path) {
         try (Socket s = new Socket()) {

@@ -26,6 +26,10 @@ public final class CompiledProfile {
 
     public static CompiledProfile of(DestinationProfile p) {
         List<Compiled> out = new ArrayList<>(p.getRoutesCount());
+        var b = p.getRetryBudget();
+        dev.hypha.proxy.http.RetryBudget budget = new dev.hypha.proxy.http.RetryBudget(
+                p.hasRetryBudget() ? b.getRetryRatio() : 0.2, p.hasRetryBudget() ? b.getMinRetriesPerSecond() : 10,
+                p.hasRetryBudget() && b.getTtlMillis() > 0 ? b.getTtlMillis() : 10_000);
         for (Route r : p.getRoutesList()) {
             List<RoutePolicy.ResponseRule> classes = new ArrayList<>();
             for (var c : r.getResponseClassesList()) {
@@ -33,7 +37,7 @@ public final class CompiledProfile {
             }
             long timeout = r.getTimeoutMillis() > 0 ? r.getTimeoutMillis() : RoutePolicy.DEFAULT_TIMEOUT_MILLIS;
             out.add(new Compiled(request(r.getCondition()), new RoutePolicy(r.getName(), List.copyOf(classes), timeout,
-                    r.getIsRetryable())));
+                    r.getIsRetryable(), budget)));
         }
         return new CompiledProfile(List.copyOf(out));
     }

@@ -86,6 +86,19 @@ public final class Exchange {
         route = cx.router().policy(head, conn);
         if (route != null) {
             cx.metrics().routeRequests.inc(conn.direction().label(), authority(), route.name());
+            if (route.budget() != null) {
+                route.budget().deposit();
+            }
+            if (route.retryable()) {
+                replayable = true;
+                if (head instanceof io.netty.handler.codec.http.FullHttpRequest f && f.content().isReadable()) {
+                    if (f.content().readableBytes() > MAX_REPLAY) {
+                        replayable = false;
+                    } else {
+                        replayFull = f.content().retainedDuplicate();
+                    }
+                }
+            }
             if (route.timeoutMillis() > 0) {
                 timeout = down.channel().eventLoop().schedule(() -> fail(ProxyError.ROUTE_TIMEOUT,
                         route.name() + " allows " + route.timeoutMillis() + " ms"), route.timeoutMillis(),
@@ -129,6 +142,12 @@ public final class Exchange {
     }
 
     private RoutePolicy route;
+    /** Requests bodies up to this size are kept so that a retryable route can send them again. */
+    static final int MAX_REPLAY = 64 * 1024;
+    private boolean replayable;
+    private java.util.ArrayList<HttpContent> replay;
+    private int replayBytes;
+    private ByteBuf replayFull;
     private io.netty.util.concurrent.ScheduledFuture<?> timeout;
     private boolean rerouted;
     private boolean endpointReleased;
@@ -251,6 +270,7 @@ public final class Exchange {
         if (last) {
             requestEnded = true;
         }
+        keepForReplay(c);
         if (up == null) {
             if (pending == null) {
                 pending = new ArrayDeque<>(4);
@@ -267,6 +287,65 @@ public final class Exchange {
         }
         up.channel().write(c).addListener(writeUpDone);
         flushUp = true;
+    }
+
+    private void keepForReplay(HttpContent c) {
+        if (!replayable) {
+            return;
+        }
+        replayBytes += c.content().readableBytes();
+        if (replayBytes > MAX_REPLAY) {
+            replayable = false; // too big to keep: this request will not be retried
+            releaseReplay();
+            return;
+        }
+        if (replay == null) {
+            replay = new java.util.ArrayList<>(4);
+        }
+        replay.add(c.retainedDuplicate());
+    }
+
+    private void releaseReplay() {
+        if (replay != null) {
+            replay.forEach(HttpContent::release);
+            replay = null;
+        }
+        if (replayFull != null) {
+            replayFull.release();
+            replayFull = null;
+        }
+    }
+
+    /** Sends the request again (a retryable route's failed try): a new upstream, maybe another endpoint. */
+    private void retry() {
+        UpstreamStream old = up;
+        up = null;
+        old.release(false); // unbinds, then resets the stream / closes the connection
+        releaseEndpoint(true);
+        endpointReleased = false;
+        responseNanos = 0;
+        requestSent = false;
+        interimPending = false;
+        cx.metrics().routeRetries.inc(conn.direction().label(), authority(), route.name(), "retried");
+        HttpRequest again = head instanceof io.netty.handler.codec.http.FullHttpRequest f
+                ? new io.netty.handler.codec.http.DefaultFullHttpRequest(head.protocolVersion(), head.method(),
+                        head.uri(), replayFull != null ? replayFull.retainedDuplicate()
+                                : io.netty.buffer.Unpooled.EMPTY_BUFFER, head.headers(), f.trailingHeaders())
+                : new io.netty.handler.codec.http.DefaultHttpRequest(head.protocolVersion(), head.method(), head.uri(),
+                        head.headers());
+        retryHead = again;
+        if (replay != null) {
+            pending = new ArrayDeque<>(replay.size());
+            for (HttpContent c : replay) {
+                pending.add(c.retainedDuplicate());
+            }
+        }
+        Future<UpstreamTarget> routed = cx.router().routeAsync(again, conn, down.http2(), down.channel().eventLoop());
+        if (routed.isDone()) {
+            routed(routed);
+        } else {
+            routed.addListener(x -> routed(routed));
+        }
     }
 
     private boolean flushUp;
@@ -350,6 +429,21 @@ public final class Exchange {
             if (code == 101 && target.dedicated() && !down.http2() && !up.http2()) {
                 switchProtocols(r);
                 return;
+            }
+            if (route != null) {
+                boolean failure = route.isFailure(code, HeaderRules.grpcStatus(r));
+                cx.metrics().routeActualResponses.inc(conn.direction().label(), authority(), route.name(),
+                        Integer.toString(code), failure ? "failure" : "success");
+                if (failure && route.retryable()) {
+                    String outcome = !replayable || !requestEnded ? "not_replayable"
+                            : route.budget() != null && !route.budget().tryWithdraw() ? "budget_exhausted" : null;
+                    if (outcome == null) {
+                        ReferenceCountUtil.release(msg);
+                        retry();
+                        return;
+                    }
+                    cx.metrics().routeRetries.inc(conn.direction().label(), authority(), route.name(), outcome);
+                }
             }
             responseStarted = true;
             status = code;
@@ -595,6 +689,7 @@ public final class Exchange {
     }
 
     private void releasePending() {
+        releaseReplay();
         if (pending != null) {
             HttpContent c;
             while ((c = pending.poll()) != null) {
@@ -616,6 +711,7 @@ public final class Exchange {
             return;
         }
         recorded = true;
+        releaseReplay();
         if (timeout != null) {
             timeout.cancel(false);
         }

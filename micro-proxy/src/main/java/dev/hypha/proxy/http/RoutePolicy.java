@@ -7,7 +7,8 @@ import java.util.List;
  * how its responses are classified, and its timeout. The first matching response class decides; with none, a 5xx
  * is a failure; for gRPC a {@code grpc-status} decides over the HTTP status (non-zero: failure).
  */
-public record RoutePolicy(String name, List<ResponseRule> classes, long timeoutMillis, boolean retryable) {
+public record RoutePolicy(String name, List<ResponseRule> classes, long timeoutMillis, boolean retryable,
+        RetryBudget budget) {
     public static final String DEFAULT = "[DEFAULT]";
     /** Timeout of a profile route that names none (the default route has no timeout). */
     public static final long DEFAULT_TIMEOUT_MILLIS = 10_000;
@@ -17,7 +18,7 @@ public record RoutePolicy(String name, List<ResponseRule> classes, long timeoutM
     }
 
     public static RoutePolicy defaultRoute() {
-        return new RoutePolicy(DEFAULT, List.of(), 0, false);
+        return new RoutePolicy(DEFAULT, List.of(), 0, false, null);
     }
 
     public boolean isFailure(int status, String grpcStatus) {

@@ -28,6 +28,12 @@ public final class ProxyMetrics {
     public final Family.Histogram routeLatency = registry.histogram("hypha_route_response_duration_seconds",
             "Time from a request's head to its response's head, by ServiceProfile route.", LATENCY_BUCKETS,
             "direction", "authority", "route");
+    public final Family.Counter routeActualResponses = registry.counter("hypha_route_actual_responses_total",
+            "Responses of every try (retries included), by route; hypha_route_responses_total counts what callers saw.",
+            "direction", "authority", "route", "status_code", "classification");
+    public final Family.Counter routeRetries = registry.counter("hypha_route_retries_total",
+            "Retries made, by route and outcome (retried, or skipped: budget_exhausted, not_replayable).",
+            "direction", "authority", "route", "outcome");
     public final Family.Counter tcpOpened = registry.counter("hypha_tcp_connections_opened_total",
             "TCP connections accepted (inbound, outbound) or opened to a peer (upstream).", "direction", "tls",
             "peer");
