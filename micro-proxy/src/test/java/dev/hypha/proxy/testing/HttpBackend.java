@@ -48,6 +48,7 @@ public final class HttpBackend implements AutoCloseable {
     private final Channel server;
     public final ConcurrentLinkedQueue<FullHttpRequestInfo> seen = new ConcurrentLinkedQueue<>();
     public final AtomicInteger connections = new AtomicInteger();
+    public final AtomicInteger flaky = new AtomicInteger();
 
     /** What the backend saw of one request. */
     public record FullHttpRequestInfo(String proto, String method, String uri, String clientId, int bodyLength,
@@ -120,6 +121,9 @@ public final class HttpBackend implements AutoCloseable {
             seen.add(new FullHttpRequestInfo(proto, req.method().name(), req.uri(), clientId,
                     req.content().readableBytes(), trailer));
             int status = 200;
+            if (q.path().startsWith("/flaky")) {
+                status = flaky.incrementAndGet() % 2 == 0 ? 500 : 200; // every other request fails
+            }
             if (q.path().startsWith("/status/")) {
                 status = Integer.parseInt(q.path().substring("/status/".length()));
             }
