@@ -318,6 +318,74 @@ class LocalMeshTest {
 
     final AtomicInteger flaky = new AtomicInteger();
 
+    void writeSplit(int v1Port, int v2Port, String w1, String w2) throws Exception {
+        Path tmp = dir.resolve("registry.tmp");
+        Files.writeString(tmp, "{\"services\": {"
+                + "\"web.demo.svc.cluster.local:8080\": {\"endpoints\": [], \"profile\": {\"dstOverrides\": ["
+                + "{\"authority\": \"web-v1.demo.svc.cluster.local:8080\", \"weight\": \"" + w1 + "\"},"
+                + "{\"authority\": \"web-v2.demo.svc.cluster.local:8080\", \"weight\": \"" + w2 + "\"}]}},"
+                + "\"web-v1.demo.svc.cluster.local:8080\": {\"endpoints\": [{\"address\": \"127.0.0.1:" + v1Port + "\"}]},"
+                + "\"web-v2.demo.svc.cluster.local:8080\": {\"endpoints\": [{\"address\": \"127.0.0.1:" + v2Port + "\"}]}}}");
+        Files.move(tmp, dir.resolve("registry.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    @Test
+    void aWeightedSplitSendsTrafficInProportionAndFollowsWeightChanges() throws Exception {
+        int[] ports = Procs.freePorts(5);
+        grpcPort = ports[0];
+        controlAdmin = ports[1];
+        AtomicInteger[] hitsBy = {new AtomicInteger(), new AtomicInteger()};
+        List<HttpServer> apps = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            int v = i;
+            HttpServer app = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
+            app.createContext("/", ex -> {
+                hitsBy[v].incrementAndGet();
+                ex.sendResponseHeaders(200, -1);
+                ex.close();
+            });
+            app.start();
+            apps.add(app);
+        }
+        try (Procs procs = new Procs(dir)) {
+            writeSplit(apps.get(0).getAddress().getPort(), apps.get(1).getAddress().getPort(), "900m", "100m");
+            Process control = startControl(procs);
+            Map<String, String> ce = Procs.proxyEnv(dir, grpcPort, CLIENT_ID,
+                    Procs.joinToken(dir, controlAdmin, CLIENT_ID, "1h"), ports[2]);
+            ce.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[3]);
+            ce.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[4]);
+            ce.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort);
+            Process client = procs.java("split-client", Procs.PROXY, ce);
+            procs.awaitOk("http://127.0.0.1:" + ports[2] + "/ready", "split-client", client, 30);
+            // the profile arrives with the first request; wait until both backends have been used
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (System.nanoTime() < deadline && hitsBy[1].get() == 0) {
+                raw(ports[3], SVC, "/warm");
+            }
+            hitsBy[0].set(0);
+            hitsBy[1].set(0);
+            for (int i = 0; i < 2000; i++) {
+                assertTrue(raw(ports[3], SVC, "/split/" + i).startsWith("HTTP/1.1 200"));
+            }
+            double v1 = hitsBy[0].get() / 2000.0;
+            assertTrue(v1 >= 0.87 && v1 <= 0.93, "90/10 split landed " + hitsBy[0].get() + " / " + hitsBy[1].get());
+
+            // a weight change applies to new requests within a second
+            writeSplit(apps.get(0).getAddress().getPort(), apps.get(1).getAddress().getPort(), "500m", "500m");
+            Thread.sleep(1000);
+            hitsBy[0].set(0);
+            hitsBy[1].set(0);
+            for (int i = 0; i < 400; i++) {
+                assertTrue(raw(ports[3], SVC, "/split2/" + i).startsWith("HTTP/1.1 200"));
+            }
+            double half = hitsBy[0].get() / 400.0;
+            assertTrue(half >= 0.40 && half <= 0.60, "50/50 after the change: " + hitsBy[0].get() + " / " + hitsBy[1].get());
+            Procs.stop(control);
+        } finally {
+            apps.forEach(a -> a.stop(0));
+        }
+    }
+
     static String raw(int port, String host, String path) {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 2000);

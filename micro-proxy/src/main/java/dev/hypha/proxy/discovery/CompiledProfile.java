@@ -19,9 +19,34 @@ public final class CompiledProfile {
     }
 
     private final List<Compiled> routes;
+    private final List<String> splitAuthorities;
+    private final int[] splitCumulative;
 
-    private CompiledProfile(List<Compiled> routes) {
+    private CompiledProfile(List<Compiled> routes, List<String> splitAuthorities, int[] splitCumulative) {
         this.routes = routes;
+        this.splitAuthorities = splitAuthorities;
+        this.splitCumulative = splitCumulative;
+    }
+
+    /**
+     * Traffic split: the authority a request goes to, chosen at random in proportion to the {@code dstOverrides}
+     * weights; null when the profile splits nothing (requests go to the service itself).
+     */
+    public String pickSplit() {
+        if (splitAuthorities.isEmpty()) {
+            return null;
+        }
+        int total = splitCumulative[splitCumulative.length - 1];
+        if (total <= 0) {
+            return null;
+        }
+        int x = java.util.concurrent.ThreadLocalRandom.current().nextInt(total);
+        for (int i = 0; i < splitCumulative.length; i++) {
+            if (x < splitCumulative[i]) {
+                return splitAuthorities.get(i);
+            }
+        }
+        return splitAuthorities.get(splitAuthorities.size() - 1);
     }
 
     public static CompiledProfile of(DestinationProfile p) {
@@ -39,7 +64,15 @@ public final class CompiledProfile {
             out.add(new Compiled(request(r.getCondition()), new RoutePolicy(r.getName(), List.copyOf(classes), timeout,
                     r.getIsRetryable(), budget)));
         }
-        return new CompiledProfile(List.copyOf(out));
+        List<String> split = new ArrayList<>();
+        int[] cumulative = new int[p.getDstOverridesCount()];
+        int sum = 0;
+        for (int i = 0; i < p.getDstOverridesCount(); i++) {
+            sum += p.getDstOverrides(i).getWeight();
+            cumulative[i] = sum;
+            split.add(p.getDstOverrides(i).getAuthority());
+        }
+        return new CompiledProfile(List.copyOf(out), List.copyOf(split), cumulative);
     }
 
     /** The route of a request: the first match, else {@code [DEFAULT]}. */

@@ -82,8 +82,16 @@ public final class OutboundRouter implements Router {
         if (discovery == null || direct.meshed() || config.destination(dst) != null) {
             return loop.newSucceededFuture(direct);
         }
+        if (profiles != null) {
+            var profile = profiles.current(dst);
+            String split = profile == null ? null : profile.pickSplit();
+            if (split != null) {
+                dst = split; // traffic split: this request goes to the chosen backend service
+            }
+        }
+        String target = dst;
         Promise<UpstreamTarget> p = loop.newPromise();
-        Future<DestinationClient.Resolution> r = discovery.resolve(dst, loop);
+        Future<DestinationClient.Resolution> r = discovery.resolve(target, loop);
         r.addListener(x -> {
             if (!r.isSuccess()) {
                 p.tryFailure(new RouteException(ProxyError.NO_ENDPOINTS, r.cause().getMessage()));
@@ -100,7 +108,7 @@ public final class OutboundRouter implements Router {
                 return;
             }
             // No usable endpoint now: wait (at most the fail-fast timeout) for one to appear or recover.
-            Future<DestinationClient.Resolution> later = discovery.awaitChange(dst, loop, config.failFastTimeout());
+            Future<DestinationClient.Resolution> later = discovery.awaitChange(target, loop, config.failFastTimeout());
             later.addListener(y -> {
                 DestinationClient.Resolution r2 = later.isSuccess() ? later.getNow() : res;
                 UpstreamTarget t2 = balanced(r2.endpoints(), null, direct);
@@ -108,8 +116,8 @@ public final class OutboundRouter implements Router {
                     p.trySuccess(t2);
                 } else {
                     p.tryFailure(new RouteException(ProxyError.NO_ENDPOINTS, r2.endpoints().isEmpty()
-                            ? dst + " has had no endpoints for " + config.failFastTimeout().toMillis() + " ms"
-                            : "all " + r2.endpoints().size() + " endpoints of " + dst + " are failing"));
+                            ? target + " has had no endpoints for " + config.failFastTimeout().toMillis() + " ms"
+                            : "all " + r2.endpoints().size() + " endpoints of " + target + " are failing"));
                 }
             });
         });
