@@ -99,19 +99,38 @@ public final class Demo {
             procs.awaitOk("http://127.0.0.1:" + clientAdmin + "/ready", "client", client, 30);
             System.out.println("  client proxy    127.0.0.1:" + out + ", certified as " + clientId + "\n");
 
-            System.out.println("sending 300 requests to http://" + svc + "/ through the client proxy "
-                    + "(discovery → P2C/EWMA → mTLS → replica's proxy → app), 30 of them to /fail ...");
-            int ok = 0;
-            String sample = "";
-            for (int n = 0; n < 300; n++) {
-                String path = n % 10 == 9 ? "/fail/" + n : "/hello/" + n;
-                HttpResponse<String> r = Procs.HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + out + path))
-                        .header("Host", svc).build(), HttpResponse.BodyHandlers.ofString());
-                if (r.statusCode() == 200) {
-                    ok++;
-                    sample = r.body().trim();
-                }
+            System.out.println("sending 300 requests to http://" + svc + "/ from 4 concurrent clients through the client "
+                    + "proxy (discovery → P2C/EWMA → mTLS → replica's proxy → app), 30 of them to /fail ...");
+            AtomicInteger okCount = new AtomicInteger();
+            AtomicInteger next = new AtomicInteger();
+            String[] sampleRef = {""};
+            List<Thread> clients = new ArrayList<>();
+            for (int c = 0; c < 4; c++) {
+                Thread t = new Thread(() -> {
+                    int n;
+                    while ((n = next.getAndIncrement()) < 300) {
+                        String path = n % 10 == 9 ? "/fail/" + n : "/hello/" + n;
+                        try {
+                            HttpResponse<String> r = Procs.HTTP.send(HttpRequest.newBuilder(URI.create(
+                                    "http://127.0.0.1:" + out + path)).header("Host", svc).build(),
+                                    HttpResponse.BodyHandlers.ofString());
+                            if (r.statusCode() == 200) {
+                                okCount.incrementAndGet();
+                                sampleRef[0] = r.body().trim();
+                            }
+                        } catch (Exception e) {
+                            // counted as not OK
+                        }
+                    }
+                });
+                t.start();
+                clients.add(t);
             }
+            for (Thread t : clients) {
+                t.join();
+            }
+            int ok = okCount.get();
+            String sample = sampleRef[0];
             System.out.println("  200 OK: " + ok + ", 500 (app errors, on purpose): " + (300 - ok));
             System.out.println("  the app says: \"" + sample + "\"");
             for (int i = 0; i < 3; i++) {
