@@ -239,6 +239,7 @@ class LocalMeshTest {
                     ports[3]);
             se.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[2]);
             se.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[4]);
+            se.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort); // for its inbound route metrics
             Process server = procs.java("books-proxy", Procs.PROXY, se);
             Map<String, String> ce = Procs.proxyEnv(dir, grpcPort, CLIENT_ID,
                     Procs.joinToken(dir, controlAdmin, CLIENT_ID, "1h"), ports[5]);
@@ -284,6 +285,11 @@ class LocalMeshTest {
             assertTrue(m.contains("hypha_route_responses_total{" + a + ",route=\"GET /books/{id}\",status_code=\"504\","
                     + "classification=\"failure\"} 1"), m);
             assertTrue(m.contains("hypha_route_response_duration_seconds_bucket{" + a + ",route=\"admin\""), m);
+            String inbound = Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
+                    + ports[3] + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            assertTrue(inbound.contains("hypha_route_responses_total{direction=\"inbound\",authority=\"" + svc
+                    + "\",route=\"GET /books/{id}\",status_code=\"404\",classification=\"failure\"}"),
+                    "route metrics on the server side too:\n" + inbound);
 
             // retries: a backend failing every other request, on a retryable route and on one that is not
             int ok = 0;

@@ -55,6 +55,7 @@ public class KubernetesSource implements ServiceSource {
     private final Map<String, List<Consumer<Snapshot>>> watchers = new ConcurrentHashMap<>();
     private final Map<String, Snapshot> lastSent = new ConcurrentHashMap<>();
     private final Map<String, DestinationProfile> lastGoodProfiles = new ConcurrentHashMap<>();
+    private final Map<String, String> reportedInvalid = new ConcurrentHashMap<>();
     private SharedIndexInformer<Service> services;
     private SharedIndexInformer<EndpointSlice> slices;
     private SharedIndexInformer<Pod> pods;
@@ -286,6 +287,26 @@ public class KubernetesSource implements ServiceSource {
         return all.stream().anyMatch(c -> PROXY_CONTAINER.equals(c.getName()));
     }
 
+    /** A Warning Event on the ServiceProfile, so that {@code kubectl describe} shows why it is not in force. */
+    private void recordEvent(GenericKubernetesResource sp, String message) {
+        try {
+            var meta = sp.getMetadata();
+            var event = new io.fabric8.kubernetes.api.model.EventBuilder()
+                    .withNewMetadata().withGenerateName(meta.getName() + ".").withNamespace(meta.getNamespace()).endMetadata()
+                    .withType("Warning").withReason("InvalidServiceProfile")
+                    .withMessage("not used, the previous version stays in force: " + message)
+                    .withNewInvolvedObject().withApiVersion("hypha.dev/v1alpha1").withKind("ServiceProfile")
+                    .withName(meta.getName()).withNamespace(meta.getNamespace()).withUid(meta.getUid())
+                    .withResourceVersion(meta.getResourceVersion()).endInvolvedObject()
+                    .withNewSource().withComponent("hypha-control").endSource()
+                    .withFirstTimestamp(java.time.Instant.now().toString()).withLastTimestamp(java.time.Instant.now().toString())
+                    .withCount(1).build();
+            clientInstance.get().v1().events().inNamespace(meta.getNamespace()).resource(event).create();
+        } catch (RuntimeException e) {
+            LOG.debugf("cannot record an Event for ServiceProfile %s: %s", sp.getMetadata().getName(), e.getMessage());
+        }
+    }
+
     /** The translated ServiceProfile named after the service's FQDN, keeping the last valid one on errors. */
     private DestinationProfile profile(String ns, String fqdn) {
         GenericKubernetesResource sp = profiles.getIndexer().getByKey(ns + "/" + fqdn);
@@ -299,7 +320,11 @@ public class KubernetesSource implements ServiceSource {
             lastGoodProfiles.put(key, p);
             return p;
         } catch (ProfileTranslator.InvalidProfile e) {
-            LOG.warnf("ServiceProfile %s is not valid, keeping the previous one: %s", key, e.getMessage());
+            String version = sp.getMetadata().getResourceVersion();
+            if (!java.util.Objects.equals(reportedInvalid.put(key, version), version)) {
+                LOG.warnf("ServiceProfile %s is not valid, keeping the previous one: %s", key, e.getMessage());
+                recordEvent(sp, e.getMessage());
+            }
             return lastGoodProfiles.get(key);
         }
     }

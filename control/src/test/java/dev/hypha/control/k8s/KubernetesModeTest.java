@@ -282,6 +282,20 @@ class KubernetesModeTest {
         while ((after = q.poll(1, TimeUnit.SECONDS)) != null) {
             assertEquals(withRoute, after, "an invalid profile must not replace the valid one");
         }
+        // and the reason is recorded as an Event on the ServiceProfile
+        long until2 = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        List<io.fabric8.kubernetes.api.model.Event> events = List.of();
+        while (System.nanoTime() < until2) {
+            events = client.v1().events().inNamespace(NS).list().getItems().stream()
+                    .filter(ev -> "InvalidServiceProfile".equals(ev.getReason())).toList();
+            if (!events.isEmpty()) {
+                break;
+            }
+            Thread.sleep(50);
+        }
+        assertEquals(1, events.size(), "one Warning Event for the invalid version");
+        assertEquals("api.shop.svc.cluster.local", events.get(0).getInvolvedObject().getName());
+        assertTrue(events.get(0).getMessage().contains("does not compile"), events.get(0).getMessage());
     }
 
     static GenericKubernetesResource profile(String pathRegex, String weight) {

@@ -16,10 +16,34 @@ import io.netty.handler.codec.http.HttpRequest;
 public final class InboundRouter implements Router {
     private final String appHost;
     private final HostPort explicitTarget;
+    private final dev.hypha.proxy.discovery.ProfileClient profiles;
 
     public InboundRouter(String appHost, HostPort explicitTarget) {
+        this(appHost, explicitTarget, null);
+    }
+
+    public InboundRouter(String appHost, HostPort explicitTarget, dev.hypha.proxy.discovery.ProfileClient profiles) {
         this.appHost = appHost;
         this.explicitTarget = explicitTarget;
+        this.profiles = profiles;
+    }
+
+    /**
+     * Inbound route metrics: the route of the profile of the authority the client addressed. Only for metrics and
+     * classification; retries and timeouts are the client side's job.
+     */
+    @Override
+    public dev.hypha.proxy.http.RoutePolicy policy(HttpRequest req, ConnContext conn) {
+        if (profiles == null) {
+            return null;
+        }
+        HostPort authority = HostPort.fromAuthority(req.headers().get(HttpHeaderNames.HOST), 80);
+        if (authority == null) {
+            return null;
+        }
+        var p = profiles.current(authority.toString());
+        var r = p == null ? dev.hypha.proxy.http.RoutePolicy.defaultRoute() : p.match(req);
+        return new dev.hypha.proxy.http.RoutePolicy(r.name(), r.classes(), 0, false, null);
     }
 
     @Override

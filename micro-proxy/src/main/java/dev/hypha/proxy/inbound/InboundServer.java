@@ -47,7 +47,7 @@ public final class InboundServer extends ChannelInitializer<Channel> {
     public InboundServer(ProxyRuntime rt) {
         this.rt = rt;
         ProxyConfig c = rt.config();
-        this.cx = new ExchangeContext(new InboundRouter(c.inboundAppHost(), c.inboundTarget()),
+        this.cx = new ExchangeContext(new InboundRouter(c.inboundAppHost(), c.inboundTarget(), rt.profiles()),
                 rt.inboundUpstreams(), rt.metrics(), rt.tracker(), c.maxInitialLineBytes(), c.maxHeaderBytes());
         this.refusing = new ExchangeContext(InboundRouter.refusing(c.inboundPolicy() == InboundPolicy.DENY
                 ? ProxyError.DENIED : ProxyError.UNAUTHENTICATED), rt.inboundUpstreams(), rt.metrics(),
