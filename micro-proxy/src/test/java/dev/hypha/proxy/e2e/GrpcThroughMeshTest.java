@@ -332,6 +332,48 @@ class GrpcThroughMeshTest {
         assertEquals(floodSent.get(), received.get(), "every byte written reached the reader");
     }
 
+    @Test
+    void aProfileClassifiesGrpcByStatusAndCountsRoutesByMethod(@org.junit.jupiter.api.io.TempDir Path tmp)
+            throws Exception {
+        try (dev.hypha.proxy.testing.FakeDestinationServer control = new dev.hypha.proxy.testing.FakeDestinationServer()) {
+            String svc = "svc.test:" + server.getPort();
+            control.profiles.put(svc, dev.hypha.api.v1.DestinationProfile.newBuilder()
+                    .addRoutes(dev.hypha.api.v1.Route.newBuilder().setName("UnaryRpc").setCondition(
+                            dev.hypha.api.v1.RequestMatch.newBuilder().setPathRegex("/grpc\\.testing\\.SimpleService/UnaryRpc")))
+                    .build());
+            try (Mesh m = Mesh.start(tmp, new int[] {server.getPort()}, new Mesh.Options()
+                    .client(dev.hypha.proxy.config.ConfigParser.DESTINATION_ADDR, "127.0.0.1:" + control.port())
+                    .client(dev.hypha.proxy.config.ConfigParser.CONTROL_PLAINTEXT, "true"))) {
+                ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", m.outboundPort())
+                        .overrideAuthority(svc).usePlaintext().build();
+                try {
+                    var stub = SimpleServiceGrpc.newBlockingStub(ch);
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                    while (System.nanoTime() < deadline && !m.metrics(m.client).contains("route=\"UnaryRpc\"")) {
+                        stub.withDeadlineAfter(5, TimeUnit.SECONDS).unaryRpc(req("warm"));
+                        Thread.sleep(20);
+                    }
+                    for (int i = 0; i < 3; i++) {
+                        stub.withDeadlineAfter(5, TimeUnit.SECONDS).unaryRpc(req("ok"));
+                        assertThrows(StatusRuntimeException.class,
+                                () -> stub.withDeadlineAfter(5, TimeUnit.SECONDS).unaryRpc(req("fail")));
+                        var it = stub.withDeadlineAfter(5, TimeUnit.SECONDS).serverStreamingRpc(req("2"));
+                        it.forEachRemaining(x -> { });
+                    }
+                    String metrics = m.metrics(m.client);
+                    String a = "direction=\"outbound\",authority=\"" + svc + "\"";
+                    assertTrue(metrics.contains("hypha_route_responses_total{" + a + ",route=\"UnaryRpc\",status_code=\"200\","
+                            + "classification=\"failure\"} 3"), "grpc-status decides over HTTP 200:\n" + metrics);
+                    // the streaming calls (and calls made before the profile arrived) match no route
+                    assertTrue(metrics.contains("route=\"[DEFAULT]\",status_code=\"200\",classification=\"success\"}"),
+                            metrics);
+                } finally {
+                    ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+                }
+            }
+        }
+    }
+
     private static StreamObserver<SimpleResponse> observer(AtomicReference<String> result, CountDownLatch done) {
         return new StreamObserver<>() {
             @Override
