@@ -376,9 +376,26 @@ class LocalMeshTest {
             double v1 = hitsBy[0].get() / 2000.0;
             assertTrue(v1 >= 0.87 && v1 <= 0.93, "90/10 split landed " + hitsBy[0].get() + " / " + hitsBy[1].get());
 
-            // a weight change applies to new requests within a second
+            // a weight change, made while traffic flows, applies to new requests within a second, and no request fails
+            AtomicBoolean run = new AtomicBoolean(true);
+            AtomicInteger during = new AtomicInteger();
+            AtomicInteger failedDuring = new AtomicInteger();
+            Thread load = new Thread(() -> {
+                while (run.get()) {
+                    during.incrementAndGet();
+                    if (!raw(ports[3], SVC, "/during").startsWith("HTTP/1.1 200")) {
+                        failedDuring.incrementAndGet();
+                    }
+                }
+            });
+            load.start();
+            Thread.sleep(300);
             writeSplit(apps.get(0).getAddress().getPort(), apps.get(1).getAddress().getPort(), "500m", "500m");
             Thread.sleep(1000);
+            run.set(false);
+            load.join(10_000);
+            assertEquals(0, failedDuring.get(), "requests failed while the profile changed (of " + during.get() + ")");
+            assertTrue(during.get() > 50, "too little traffic during the change: " + during.get());
             hitsBy[0].set(0);
             hitsBy[1].set(0);
             for (int i = 0; i < 400; i++) {
