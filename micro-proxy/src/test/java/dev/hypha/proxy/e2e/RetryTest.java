@@ -41,6 +41,34 @@ class RetryTest {
     }
 
     @Test
+    void aSlowRouteTimesOutAtItsTimeoutWith504AndTheReason() throws Exception {
+        try (HttpBackend app = new HttpBackend(); FakeDestinationServer control = new FakeDestinationServer()) {
+            String svc = "svc.test:" + app.port();
+            control.profiles.put(svc, DestinationProfile.newBuilder().setFullyQualifiedName("svc.test")
+                    .addRoutes(Route.newBuilder().setName("slow").setTimeoutMillis(300)
+                            .setCondition(RequestMatch.newBuilder().setPathRegex("/slow.*")))
+                    .build());
+            try (Mesh mesh = Mesh.start(dir, new int[] {app.port()}, new Mesh.Options()
+                    .client(ConfigParser.DESTINATION_ADDR, "127.0.0.1:" + control.port())
+                    .client(ConfigParser.CONTROL_PLAINTEXT, "true"))) {
+                long deadline = System.nanoTime() + 10_000_000_000L;
+                while (System.nanoTime() < deadline && !mesh.metrics(mesh.client).contains("route=\"slow\"")) {
+                    post(mesh.outboundPort(), svc, "/slow?ms=1", 1);
+                    Thread.sleep(20);
+                }
+                for (int i = 0; i < 3; i++) {
+                    long t0 = System.nanoTime();
+                    String r = post(mesh.outboundPort(), svc, "/slow?ms=3000", 1);
+                    long ms = (System.nanoTime() - t0) / 1_000_000;
+                    assertTrue(r.startsWith("HTTP/1.1 504"), r);
+                    assertTrue(r.toLowerCase().contains("hypha-proxy-error: route_timeout"), r);
+                    assertTrue(Math.abs(ms - 300) <= 50, "the 300 ms route timeout fired after " + ms + " ms");
+                }
+            }
+        }
+    }
+
+    @Test
     void retryableRequestsWithBodiesAreReplayedAndBigBodiesAreNot() throws Exception {
         try (HttpBackend app = new HttpBackend(); FakeDestinationServer control = new FakeDestinationServer()) {
             String svc = "svc.test:" + app.port();

@@ -128,27 +128,41 @@ public final class HttpBackend implements AutoCloseable {
                 status = Integer.parseInt(q.path().substring("/status/".length()));
             }
             long delay = q.parameters().containsKey("ms") ? Long.parseLong(q.parameters().get("ms").get(0)) : 0;
-            ByteBuf body = q.parameters().containsKey("bytes")
-                    ? Unpooled.wrappedBuffer(new byte[Integer.parseInt(q.parameters().get("bytes").get(0))])
-                    : req.content().retainedDuplicate();
-            FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),
-                    body);
-            r.headers().set("x-echo-proto", proto);
-            r.headers().set("x-echo-method", req.method().name());
-            r.headers().set("x-echo-uri", req.uri());
-            r.headers().set("x-echo-host", String.valueOf(req.headers().get(HttpHeaderNames.HOST)));
-            r.headers().set("x-echo-client-id", String.valueOf(clientId));
-            r.headers().set("x-echo-body-length", req.content().readableBytes());
-            java.util.TreeSet<String> names = new java.util.TreeSet<>();
-            req.headers().names().forEach(n -> names.add(n.toLowerCase(java.util.Locale.ROOT)));
-            r.headers().set("x-echo-header-names", String.join(",", names));
-            if (trailer != null) {
-                r.headers().set("x-echo-trailer", trailer);
-            }
-            HttpUtil.setContentLength(r, body.readableBytes());
+            // the response is built when it is sent: a delayed one whose connection is gone by then (or whose
+            // server stopped) holds no pooled buffer
+            byte[] echo = q.parameters().containsKey("bytes")
+                    ? new byte[Integer.parseInt(q.parameters().get("bytes").get(0))]
+                    : io.netty.buffer.ByteBufUtil.getBytes(req.content());
+            int st = status;
+            java.util.TreeSet<String> nameSet = new java.util.TreeSet<>();
+            req.headers().names().forEach(n -> nameSet.add(n.toLowerCase(java.util.Locale.ROOT)));
+            String names = String.join(",", nameSet);
+            String method = req.method().name();
+            String uri = req.uri();
+            String host = String.valueOf(req.headers().get(HttpHeaderNames.HOST));
+            int bodyLength = req.content().readableBytes();
+            java.util.function.Supplier<FullHttpResponse> build = () -> {
+                FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(st),
+                        Unpooled.wrappedBuffer(echo));
+                r.headers().set("x-echo-proto", proto);
+                r.headers().set("x-echo-method", method);
+                r.headers().set("x-echo-uri", uri);
+                r.headers().set("x-echo-host", host);
+                r.headers().set("x-echo-client-id", String.valueOf(clientId));
+                r.headers().set("x-echo-body-length", bodyLength);
+                r.headers().set("x-echo-header-names", names);
+                if (trailer != null) {
+                    r.headers().set("x-echo-trailer", trailer);
+                }
+                HttpUtil.setContentLength(r, echo.length);
+                return r;
+            };
             boolean keepAlive = HttpUtil.isKeepAlive(req);
             Runnable send = () -> {
-                var f = ctx.writeAndFlush(r);
+                if (!ctx.channel().isActive()) {
+                    return;
+                }
+                var f = ctx.writeAndFlush(build.get());
                 if (!keepAlive && "h1".equals(proto)) {
                     f.addListener(ChannelFutureListener.CLOSE);
                 }
