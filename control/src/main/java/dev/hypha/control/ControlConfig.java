@@ -65,6 +65,13 @@ public interface ControlConfig {
     @WithDefault("cluster.local")
     String clusterDomain();
 
+    /**
+     * Also read Linkerd's ServiceProfiles ({@code serviceprofiles.linkerd.io/v1alpha2}) when that CRD exists; a
+     * Hypha profile for the same service wins. Off by default.
+     */
+    @WithDefault("false")
+    boolean linkerdProfiles();
+
     /** The audience ServiceAccount tokens must carry for Certify. */
     @WithDefault("identity.hypha.dev")
     String tokenAudience();

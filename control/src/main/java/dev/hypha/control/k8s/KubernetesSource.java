@@ -60,6 +60,10 @@ public class KubernetesSource implements ServiceSource {
     private SharedIndexInformer<EndpointSlice> slices;
     private SharedIndexInformer<Pod> pods;
     private SharedIndexInformer<GenericKubernetesResource> profiles;
+    private SharedIndexInformer<GenericKubernetesResource> linkerdProfiles;
+    static final ResourceDefinitionContext LINKERD_PROFILES = new ResourceDefinitionContext.Builder()
+            .withGroup("linkerd.io").withVersion("v1alpha2").withPlural("serviceprofiles").withKind("ServiceProfile")
+            .withNamespaced(true).build();
 
     public KubernetesSource(ControlConfig config, Instance<KubernetesClient> client) {
         this.config = config;
@@ -91,6 +95,10 @@ public class KubernetesSource implements ServiceSource {
         slices = client.discovery().v1().endpointSlices().inAnyNamespace().inform(cast(h), 0);
         pods = client.pods().inAnyNamespace().inform(cast(h), 0);
         profiles = client.genericKubernetesResources(PROFILES).inAnyNamespace().inform(cast(h), 0);
+        if (config.linkerdProfiles()) {
+            linkerdProfiles = client.genericKubernetesResources(LINKERD_PROFILES).inAnyNamespace().inform(cast(h), 0);
+            LOG.info("also reading linkerd.io/v1alpha2 ServiceProfiles (a hypha.dev profile for the same service wins)");
+        }
         LOG.info("watching Services, EndpointSlices, Pods and ServiceProfiles in all namespaces");
     }
 
@@ -100,7 +108,7 @@ public class KubernetesSource implements ServiceSource {
     }
 
     void stop(@Observes ShutdownEvent e) {
-        for (SharedIndexInformer<?> i : new SharedIndexInformer<?>[] {services, slices, pods, profiles}) {
+        for (SharedIndexInformer<?> i : new SharedIndexInformer<?>[] {services, slices, pods, profiles, linkerdProfiles}) {
             if (i != null) {
                 i.close();
             }
@@ -110,7 +118,7 @@ public class KubernetesSource implements ServiceSource {
     @Override
     public boolean ready() {
         return services != null && services.hasSynced() && slices.hasSynced() && pods.hasSynced()
-                && profiles.hasSynced();
+                && profiles.hasSynced() && (linkerdProfiles == null || linkerdProfiles.hasSynced());
     }
 
     private synchronized void changed() {
@@ -310,6 +318,9 @@ public class KubernetesSource implements ServiceSource {
     /** The translated ServiceProfile named after the service's FQDN, keeping the last valid one on errors. */
     private DestinationProfile profile(String ns, String fqdn) {
         GenericKubernetesResource sp = profiles.getIndexer().getByKey(ns + "/" + fqdn);
+        if (sp == null && linkerdProfiles != null) {
+            sp = linkerdProfiles.getIndexer().getByKey(ns + "/" + fqdn); // the hypha.dev one wins when both exist
+        }
         String key = ns + "/" + fqdn;
         if (sp == null) {
             lastGoodProfiles.remove(key);

@@ -167,7 +167,8 @@ public final class Exchange {
             Throwable c = f.cause();
             if (!finished && !rerouted && target.alternative() != null && c instanceof UpstreamException ue
                     && (ue.error() == ProxyError.CONNECT_REFUSED || ue.error() == ProxyError.CONNECT_TIMEOUT
-                    || ue.error() == ProxyError.CONNECT_FAILED)) {
+                    || ue.error() == ProxyError.CONNECT_FAILED)
+                    && (route == null || route.budget() == null || route.budget().tryWithdraw())) {
                 // Never sent: try another endpoint of the same destination, once.
                 rerouted = true;
                 Endpoint failed = target.endpoint();
@@ -326,7 +327,9 @@ public final class Exchange {
         responseNanos = 0;
         requestSent = false;
         interimPending = false;
-        cx.metrics().routeRetries.inc(conn.direction().label(), authority(), route.name(), "retried");
+        if (route != null) {
+            cx.metrics().routeRetries.inc(conn.direction().label(), authority(), route.name(), "retried");
+        }
         HttpRequest again = head instanceof io.netty.handler.codec.http.FullHttpRequest f
                 ? new io.netty.handler.codec.http.DefaultFullHttpRequest(head.protocolVersion(), head.method(),
                         head.uri(), replayFull != null ? replayFull.retainedDuplicate()
@@ -562,6 +565,7 @@ public final class Exchange {
     }
 
     private boolean retried;
+    private boolean notProcessedRetried;
 
     /** The upstream closed or failed before the exchange completed. */
     void onUpstreamClosed() {
@@ -593,6 +597,16 @@ public final class Exchange {
     /** The upstream HTTP/2 stream was reset (or refused by GOAWAY). */
     void onUpstreamReset(Http2Error code) {
         if (finished) {
+            return;
+        }
+        if (!responseStarted && code == Http2Error.REFUSED_STREAM && !notProcessedRetried && requestEnded
+                && (replayable || (head instanceof LastHttpContent l && !l.content().isReadable()))
+                && (route == null || route.budget() == null || route.budget().tryWithdraw())) {
+            // The server refused the stream (e.g. it was going away): certainly not processed, so it is sent
+            // again on a new stream, whatever the route, within the budget.
+            notProcessedRetried = true;
+            cx.metrics().proxyErrors.inc(conn.direction().label(), "refused_stream_retried");
+            retry();
             return;
         }
         if (!responseStarted && code == Http2Error.REFUSED_STREAM && down.http2()) {
