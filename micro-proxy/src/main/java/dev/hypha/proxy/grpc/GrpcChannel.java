@@ -9,6 +9,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -77,45 +78,58 @@ public final class GrpcChannel implements AutoCloseable {
     public <R extends MessageLite> Future<R> unary(String method, MessageLite request, Parser<R> parser,
             Duration timeout) {
         Promise<R> p = loop.newPromise();
+        start(method, request, timeout, new UnaryCall<>(p, parser), p::tryFailure, sc -> {
+            ScheduledFuture<?> deadline = loop.schedule(() -> {
+                if (p.tryFailure(new GrpcException(4, "no answer within " + timeout.toMillis() + " ms"))) {
+                    sc.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+                }
+            }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+            p.addListener(x -> deadline.cancel(false));
+            return true;
+        });
+        return p;
+    }
+
+    /**
+     * Opens a stream for one call with {@code call} as its handler, then sends the request headers and the one
+     * request message. {@code opened} sees the stream first and may decline to send (false closes it); failures to
+     * connect, open or send go to {@code failed}. {@code grpcTimeout} (may be null) is sent as grpc-timeout.
+     */
+    private void start(String method, MessageLite request, Duration grpcTimeout, ChannelHandler call,
+            java.util.function.Consumer<GrpcException> failed,
+            java.util.function.Predicate<Http2StreamChannel> opened) {
         loop.execute(() -> connection().addListener(cf -> {
             if (!cf.isSuccess()) {
-                p.tryFailure(new GrpcException(14, "cannot connect to " + target + ": " + cf.cause().getMessage()));
+                failed.accept(new GrpcException(14, "cannot connect to " + target + ": " + cf.cause().getMessage()));
                 return;
             }
-            Channel parent = (Channel) cf.getNow();
-            new Http2StreamChannelBootstrap(parent).handler(new ChannelInitializer<Http2StreamChannel>() {
-                @Override
-                protected void initChannel(Http2StreamChannel ch) {
-                    ch.pipeline().addLast(new UnaryCall<>(p, parser));
-                }
-            }).open().addListener(sf -> {
+            new Http2StreamChannelBootstrap((Channel) cf.getNow()).handler(call).open().addListener(sf -> {
                 if (!sf.isSuccess()) {
-                    p.tryFailure(new GrpcException(14, "cannot open a stream: " + sf.cause().getMessage()));
+                    failed.accept(new GrpcException(14, "cannot open a stream: " + sf.cause().getMessage()));
                     return;
                 }
                 Http2StreamChannel sc = (Http2StreamChannel) sf.getNow();
-                ScheduledFuture<?> deadline = loop.schedule(() -> {
-                    if (p.tryFailure(new GrpcException(4, "no answer within " + timeout.toMillis() + " ms"))) {
-                        sc.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
-                    }
-                }, timeout.toMillis(), TimeUnit.MILLISECONDS);
-                p.addListener(x -> deadline.cancel(false));
+                if (!opened.test(sc)) {
+                    sc.close();
+                    return;
+                }
                 Http2Headers h = new DefaultHttp2Headers().method("POST").scheme(tls == null ? "http" : "https")
                         .path("/" + method).authority(authority);
                 h.set("content-type", "application/grpc");
                 h.set("te", "trailers");
-                h.set("grpc-timeout", timeout.toMillis() + "m");
+                if (grpcTimeout != null) {
+                    h.set("grpc-timeout", grpcTimeout.toMillis() + "m");
+                }
                 sc.write(new DefaultHttp2HeadersFrame(h, false));
                 byte[] body = request.toByteArray();
                 ByteBuf frame = sc.alloc().buffer(5 + body.length).writeByte(0).writeInt(body.length).writeBytes(body);
                 sc.writeAndFlush(new DefaultHttp2DataFrame(frame, true)).addListener(wf -> {
                     if (!wf.isSuccess()) {
-                        p.tryFailure(new GrpcException(14, "send failed: " + wf.cause().getMessage()));
+                        failed.accept(new GrpcException(14, "send failed: " + wf.cause().getMessage()));
                     }
                 });
             });
         }));
-        return p;
     }
 
     /** Receives the messages of a server-streaming call. Called on the channel's event loop. */
@@ -136,38 +150,25 @@ public final class GrpcChannel implements AutoCloseable {
             StreamListener<R> listener) {
         Http2StreamChannel[] stream = new Http2StreamChannel[1];
         boolean[] cancelled = new boolean[1];
-        loop.execute(() -> connection().addListener(cf -> {
-            if (!cf.isSuccess()) {
-                listener.onClose(new GrpcException(14, "cannot connect to " + target + ": " + cf.cause().getMessage()));
-                return;
+        boolean[] ended = new boolean[1];
+        StreamListener<R> once = new StreamListener<>() { // a send failure also closes the stream: end only once
+            @Override
+            public void onMessage(R message) {
+                listener.onMessage(message);
             }
-            Channel parent = (Channel) cf.getNow();
-            new Http2StreamChannelBootstrap(parent).handler(new ChannelInitializer<Http2StreamChannel>() {
-                @Override
-                protected void initChannel(Http2StreamChannel ch) {
-                    ch.pipeline().addLast(new StreamingCall<>(parser, listener));
+
+            @Override
+            public void onClose(GrpcException error) {
+                if (!ended[0]) {
+                    ended[0] = true;
+                    listener.onClose(error);
                 }
-            }).open().addListener(sf -> {
-                if (!sf.isSuccess()) {
-                    listener.onClose(new GrpcException(14, "cannot open a stream: " + sf.cause().getMessage()));
-                    return;
-                }
-                Http2StreamChannel sc = (Http2StreamChannel) sf.getNow();
-                stream[0] = sc;
-                if (cancelled[0]) {
-                    sc.close();
-                    return;
-                }
-                Http2Headers h = new DefaultHttp2Headers().method("POST").scheme(tls == null ? "http" : "https")
-                        .path("/" + method).authority(authority);
-                h.set("content-type", "application/grpc");
-                h.set("te", "trailers");
-                sc.write(new DefaultHttp2HeadersFrame(h, false));
-                byte[] body = request.toByteArray();
-                ByteBuf frame = sc.alloc().buffer(5 + body.length).writeByte(0).writeInt(body.length).writeBytes(body);
-                sc.writeAndFlush(new DefaultHttp2DataFrame(frame, true));
-            });
-        }));
+            }
+        };
+        start(method, request, null, new StreamingCall<>(parser, once), once::onClose, sc -> {
+            stream[0] = sc;
+            return !cancelled[0];
+        });
         return () -> loop.execute(() -> {
             cancelled[0] = true;
             if (stream[0] != null) {

@@ -105,7 +105,12 @@ public final class Exchange {
                         java.util.concurrent.TimeUnit.MILLISECONDS);
             }
         }
-        Future<UpstreamTarget> routed = cx.router().routeAsync(head, conn, down.http2(), down.channel().eventLoop());
+        routeAndConnect(head);
+    }
+
+    /** Asks the router where {@code request} goes, then opens the upstream. */
+    private void routeAndConnect(HttpRequest request) {
+        Future<UpstreamTarget> routed = cx.router().routeAsync(request, conn, down.http2(), down.channel().eventLoop());
         if (routed.isDone()) {
             routed(routed);
         } else {
@@ -330,12 +335,7 @@ public final class Exchange {
         if (route != null) {
             cx.metrics().routeRetries.inc(conn.direction().label(), authority(), route.name(), "retried");
         }
-        HttpRequest again = head instanceof io.netty.handler.codec.http.FullHttpRequest f
-                ? new io.netty.handler.codec.http.DefaultFullHttpRequest(head.protocolVersion(), head.method(),
-                        head.uri(), replayFull != null ? replayFull.retainedDuplicate()
-                                : io.netty.buffer.Unpooled.EMPTY_BUFFER, head.headers(), f.trailingHeaders())
-                : new io.netty.handler.codec.http.DefaultHttpRequest(head.protocolVersion(), head.method(), head.uri(),
-                        head.headers());
+        HttpRequest again = copyOfHead();
         retryHead = again;
         if (replay != null) {
             pending = new ArrayDeque<>(replay.size());
@@ -343,12 +343,21 @@ public final class Exchange {
                 pending.add(c.retainedDuplicate());
             }
         }
-        Future<UpstreamTarget> routed = cx.router().routeAsync(again, conn, down.http2(), down.channel().eventLoop());
-        if (routed.isDone()) {
-            routed(routed);
-        } else {
-            routed.addListener(x -> routed(routed));
+        routeAndConnect(again);
+    }
+
+    /**
+     * A new head for sending the request again (the one sent is consumed by the encoder): same line and headers,
+     * with the kept body of a whole-message request.
+     */
+    private HttpRequest copyOfHead() {
+        if (head instanceof io.netty.handler.codec.http.FullHttpRequest f) {
+            return new io.netty.handler.codec.http.DefaultFullHttpRequest(head.protocolVersion(), head.method(),
+                    head.uri(), replayFull != null ? replayFull.retainedDuplicate() : io.netty.buffer.Unpooled.EMPTY_BUFFER,
+                    head.headers(), f.trailingHeaders());
         }
+        return new io.netty.handler.codec.http.DefaultHttpRequest(head.protocolVersion(), head.method(), head.uri(),
+                head.headers());
     }
 
     private boolean flushUp;
@@ -579,10 +588,7 @@ public final class Exchange {
             retried = true;
             up = null;
             cx.metrics().proxyErrors.inc(conn.direction().label(), "stale_connection_retried");
-            HttpRequest again = new io.netty.handler.codec.http.DefaultFullHttpRequest(head.protocolVersion(),
-                    head.method(), head.uri(), io.netty.buffer.Unpooled.EMPTY_BUFFER, head.headers(),
-                    io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
-            retryHead = again;
+            retryHead = copyOfHead();
             Future<UpstreamStream> f = cx.upstreams().acquire(target, down.channel().eventLoop(), true);
             f.addListener(x -> upstreamReady(f));
             return;

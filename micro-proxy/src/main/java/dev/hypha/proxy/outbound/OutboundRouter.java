@@ -68,14 +68,12 @@ public final class OutboundRouter implements Router {
     public Future<UpstreamTarget> routeAsync(HttpRequest req, ConnContext conn, boolean downstreamIsH2,
             EventLoop loop) {
         UpstreamTarget direct;
-        try {
-            direct = route(req, conn, downstreamIsH2);
-        } catch (RouteException e) {
-            return loop.newFailedFuture(e);
-        }
         String dst;
         try {
-            dst = destinationOf(req, conn).toString();
+            normalizeTarget(req);
+            HostPort to = destinationOf(req, conn);
+            direct = routeTo(req, to, downstreamIsH2);
+            dst = to.toString();
         } catch (RouteException e) {
             return loop.newFailedFuture(e);
         }
@@ -165,8 +163,12 @@ public final class OutboundRouter implements Router {
     @Override
     public UpstreamTarget route(HttpRequest req, ConnContext conn, boolean downstreamIsH2) throws RouteException {
         normalizeTarget(req);
+        return routeTo(req, destinationOf(req, conn), downstreamIsH2);
+    }
+
+    /** The static route to {@code dst}: its table entry, else the destination as addressed. */
+    private UpstreamTarget routeTo(HttpRequest req, HostPort dst, boolean downstreamIsH2) throws RouteException {
         String authority = req.headers().get(HttpHeaderNames.HOST);
-        HostPort dst = destinationOf(req, conn);
         if (dst.port() == config.outboundListen().port() && isLocal(dst.host())) {
             throw new RouteException(ProxyError.LOOP, dst.toString());
         }
