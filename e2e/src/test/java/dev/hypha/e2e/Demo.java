@@ -137,12 +137,10 @@ public final class Demo {
                 System.out.println("  web-" + i + " served " + hits.get(i).get());
             }
             System.out.println("\nwhat the client proxy measured (its /metrics, excerpt):");
-            String m = Procs.HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + clientAdmin + "/metrics"))
-                    .build(), HttpResponse.BodyHandlers.ofString()).body();
+            String m = Procs.body("http://127.0.0.1:" + clientAdmin + "/metrics");
             m.lines().filter(l -> l.startsWith("hypha_http_responses_total")).forEach(l -> System.out.println("  " + l));
             System.out.println("\nwhat replica web-0's proxy measured:");
-            String m0 = Procs.HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + proxyAdmin[0] + "/metrics"))
-                    .build(), HttpResponse.BodyHandlers.ofString()).body();
+            String m0 = Procs.body("http://127.0.0.1:" + proxyAdmin[0] + "/metrics");
             m0.lines().filter(l -> l.startsWith("hypha_http_responses_total")).forEach(l -> System.out.println("  " + l));
             if (wait) {
                 System.out.println("\nrunning; try:\n  curl -H 'Host: " + svc + "' http://127.0.0.1:" + out + "/hi\n"

@@ -114,11 +114,7 @@ class LocalMeshTest {
                 Process p = procs.java("echo-proxy-" + i, Procs.PROXY, e);
                 procs.awaitOk("http://127.0.0.1:" + ports[4 + i] + "/ready", "echo-proxy-" + i, p, 30);
             }
-            Map<String, String> ce = Procs.proxyEnv(dir, grpcPort, CLIENT_ID,
-                    Procs.joinToken(dir, controlAdmin, CLIENT_ID, "1h"), ports[8]);
-            ce.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[9]);
-            ce.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:0");
-            ce.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort);
+            Map<String, String> ce = clientEnv(ports[8], ports[9], 0);
             ce.put("HYPHA_PROXY_OUTBOUND_TARGET", "echo.demo.svc.cluster.local:7000");
             ce.put("HYPHA_PROXY_OPAQUE_PORTS", "7000");
             ce.put("HYPHA_PROXY_ADMIN_LISTEN_ADDR", "127.0.0.1:" + Procs.freePorts(1)[0]);
@@ -133,9 +129,8 @@ class LocalMeshTest {
                     assertTrue(got.matches("echo-[01]:hello"), "connection " + n + ": " + got + procs.log("tcp-client"));
                 }
             }
-            String m = Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://"
-                    + ce.get("HYPHA_PROXY_ADMIN_LISTEN_ADDR") + "/metrics")).build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            String m = Procs.body("http://"
+                    + ce.get("HYPHA_PROXY_ADMIN_LISTEN_ADDR") + "/metrics");
             assertTrue(conns[0].get() >= 5 && conns[1].get() >= 5, "connections were not balanced: "
                     + conns[0].get() + " / " + conns[1].get() + "\n" + m);
             assertTrue(m.contains("hypha_tcp_connections_opened_total{direction=\"upstream\",tls=\"true\",peer=\""
@@ -157,11 +152,7 @@ class LocalMeshTest {
                 "{\"services\": {\"empty.demo.svc.cluster.local:80\": {\"endpoints\": []}}}");
         try (Procs procs = new Procs(dir)) {
             Process control = startControl(procs);
-            Map<String, String> ce = Procs.proxyEnv(dir, grpcPort, CLIENT_ID,
-                    Procs.joinToken(dir, controlAdmin, CLIENT_ID, "1h"), ports[2]);
-            ce.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[3]);
-            ce.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[4]);
-            ce.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort);
+            Map<String, String> ce = clientEnv(ports[2], ports[3], ports[4]);
             ce.put("HYPHA_PROXY_FAIL_FAST_TIMEOUT", "700ms");
             ce.put("HYPHA_PROXY_DISCOVERY_IDLE_TIMEOUT", "1s");
             Process client = procs.java("client", Procs.PROXY, ce);
@@ -183,8 +174,7 @@ class LocalMeshTest {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
             String open = "";
             while (System.nanoTime() < deadline) {
-                open = Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(metricsUrl)).build(),
-                        java.net.http.HttpResponse.BodyHandlers.ofString()).body().lines()
+                open = Procs.body(metricsUrl).lines()
                         .filter(l -> l.startsWith("hypha_destination_streams_open")).findFirst().orElse("");
                 if (open.endsWith(" 0.0")) {
                     break;
@@ -241,11 +231,7 @@ class LocalMeshTest {
             se.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[4]);
             se.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort); // for its inbound route metrics
             Process server = procs.java("books-proxy", Procs.PROXY, se);
-            Map<String, String> ce = Procs.proxyEnv(dir, grpcPort, CLIENT_ID,
-                    Procs.joinToken(dir, controlAdmin, CLIENT_ID, "1h"), ports[5]);
-            ce.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[6]);
-            ce.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[7]);
-            ce.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort);
+            Map<String, String> ce = clientEnv(ports[5], ports[6], ports[7]);
             Process client = procs.java("books-client", Procs.PROXY, ce);
             procs.awaitOk("http://127.0.0.1:" + ports[3] + "/ready", "books-proxy", server, 30);
             procs.awaitOk("http://127.0.0.1:" + ports[5] + "/ready", "books-client", client, 30);
@@ -254,8 +240,7 @@ class LocalMeshTest {
             String metricsUrl = "http://127.0.0.1:" + ports[5] + "/metrics";
             while (System.nanoTime() < deadline) {
                 raw(ports[6], svc, "/books/1");
-                if (Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(metricsUrl)).build(),
-                        java.net.http.HttpResponse.BodyHandlers.ofString()).body().contains("route=\"GET /books/{id}\"")) {
+                if (Procs.body(metricsUrl).contains("route=\"GET /books/{id}\"")) {
                     break;
                 }
                 Thread.sleep(50);
@@ -272,8 +257,7 @@ class LocalMeshTest {
             assertTrue(slow.startsWith("HTTP/1.1 504") && slow.toLowerCase().contains("hypha-proxy-error: route_timeout"),
                     slow);
             assertTrue(ms >= 350 && ms < 1200, "the route's 400 ms timeout fired after " + ms + " ms");
-            String m = Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(metricsUrl)).build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            String m = Procs.body(metricsUrl);
             String a = "direction=\"outbound\",authority=\"" + svc + "\"";
             assertTrue(m.contains("hypha_route_responses_total{" + a + ",route=\"GET /books/{id}\",status_code=\"404\","
                     + "classification=\"failure\"} 5"), "404 is a failure on this route:\n" + m);
@@ -285,8 +269,8 @@ class LocalMeshTest {
             assertTrue(m.contains("hypha_route_responses_total{" + a + ",route=\"GET /books/{id}\",status_code=\"504\","
                     + "classification=\"failure\"} 1"), m);
             assertTrue(m.contains("hypha_route_response_duration_seconds_bucket{" + a + ",route=\"admin\""), m);
-            String inbound = Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
-                    + ports[3] + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            String inbound = Procs.body("http://127.0.0.1:"
+                    + ports[3] + "/metrics");
             assertTrue(inbound.contains("hypha_route_responses_total{direction=\"inbound\",authority=\"" + svc
                     + "\",route=\"GET /books/{id}\",status_code=\"404\",classification=\"failure\"}"),
                     "route metrics on the server side too:\n" + inbound);
@@ -306,8 +290,7 @@ class LocalMeshTest {
                 }
             }
             assertTrue(plain >= 80 && plain <= 120, "without retries about half succeed: " + plain);
-            String m2 = Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(metricsUrl)).build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            String m2 = Procs.body(metricsUrl);
             long retried = m2.lines().filter(l -> l.startsWith("hypha_route_retries_total{" + a
                     + ",route=\"flaky retried\",outcome=\"retried\"}")).mapToLong(l -> Long.parseLong(
                     l.substring(l.lastIndexOf(' ') + 1))).sum();
@@ -356,11 +339,7 @@ class LocalMeshTest {
         try (Procs procs = new Procs(dir)) {
             writeSplit(apps.get(0).getAddress().getPort(), apps.get(1).getAddress().getPort(), "900m", "100m");
             Process control = startControl(procs);
-            Map<String, String> ce = Procs.proxyEnv(dir, grpcPort, CLIENT_ID,
-                    Procs.joinToken(dir, controlAdmin, CLIENT_ID, "1h"), ports[2]);
-            ce.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[3]);
-            ce.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[4]);
-            ce.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort);
+            Map<String, String> ce = clientEnv(ports[2], ports[3], ports[4]);
             Process client = procs.java("split-client", Procs.PROXY, ce);
             procs.awaitOk("http://127.0.0.1:" + ports[2] + "/ready", "split-client", client, 30);
             // the profile arrives with the first request; wait until both backends have been used
@@ -447,6 +426,16 @@ class LocalMeshTest {
         }
     }
 
+    /** A client proxy's environment: certified as CLIENT_ID, using discovery, on the given ports (0: any). */
+    Map<String, String> clientEnv(int admin, int outbound, int inbound) throws Exception {
+        Map<String, String> e = Procs.proxyEnv(dir, grpcPort, CLIENT_ID,
+                Procs.joinToken(dir, controlAdmin, CLIENT_ID, "1h"), admin);
+        e.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + outbound);
+        e.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + inbound);
+        e.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort);
+        return e;
+    }
+
     static String get(int port, String path) {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
@@ -504,11 +493,7 @@ class LocalMeshTest {
             }
             int clientPort = ports[nextPort++];
             int clientAdmin = ports[nextPort++];
-            Map<String, String> ce = Procs.proxyEnv(dir, grpcPort, CLIENT_ID,
-                    Procs.joinToken(dir, controlAdmin, CLIENT_ID, "1h"), clientAdmin);
-            ce.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + clientPort);
-            ce.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[nextPort++]);
-            ce.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpcPort);
+            Map<String, String> ce = clientEnv(clientAdmin, clientPort, ports[nextPort++]);
             Process client = procs.java("client", Procs.PROXY, ce);
             for (int i = 0; i < 3; i++) {
                 procs.awaitOk("http://127.0.0.1:" + proxyAdmins[i] + "/ready", "web-" + i, replicas[i], 30);
@@ -598,9 +583,8 @@ class LocalMeshTest {
                     + lastFailure.get());
 
             // 5. 10-second certificates were renewed again and again under load
-            String metrics = Procs.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
-                    "http://127.0.0.1:" + clientAdmin + "/metrics")).build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            String metrics = Procs.body(
+                    "http://127.0.0.1:" + clientAdmin + "/metrics");
             long renewals = procs.log("client").lines().filter(l -> l.contains("certified as " + CLIENT_ID)).count();
             assertTrue(renewals >= 3, "the client proxy was certified " + renewals + " times:\n" + procs.log("client"));
             assertTrue(metrics.contains("hypha_identity_cert_expiration_timestamp_seconds"), metrics);

@@ -76,6 +76,12 @@ final class Procs implements AutoCloseable {
         }
     }
 
+    /** GET {@code url}; the body (for admin endpoints such as /metrics). */
+    static String body(String url) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+    }
+
     /** Polls {@code url} until it answers 200, or fails with the process's log. */
     void awaitOk(String url, String name, Process p, int seconds) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);

@@ -6,14 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.hypha.api.v1.DestinationGrpc;
-import dev.hypha.api.v1.GetDestination;
 import dev.hypha.api.v1.Update;
+import dev.hypha.control.Streams;
 import dev.hypha.control.identity.TestCa;
 import dev.hypha.control.local.Registry;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcClient;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -22,9 +20,7 @@ import jakarta.inject.Inject;
 import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
@@ -57,38 +53,14 @@ class DestinationServiceTest {
                 + ", \"labels\": {\"pod\": \"" + pod + "\"}}";
     }
 
-    record Watch(BlockingQueue<Update> updates, BlockingQueue<Throwable> errors) {
-        Update next() throws Exception {
-            Update u = updates.poll(10, TimeUnit.SECONDS);
-            assertNotNull(u, "no update within 10 s");
-            return u;
-        }
-    }
-
-    Watch watch(String target) {
-        Watch w = new Watch(new LinkedBlockingQueue<>(), new LinkedBlockingQueue<>());
-        DestinationGrpc.newStub(channel).get(GetDestination.newBuilder().setPath(target).build(), new StreamObserver<>() {
-            @Override
-            public void onNext(Update u) {
-                w.updates.add(u);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                w.errors.add(t);
-            }
-
-            @Override
-            public void onCompleted() {
-            }
-        });
-        return w;
+    Streams<Update> watch(String target) {
+        return Streams.get(channel, target);
     }
 
     @Test
     void endpointsAppearChangeAndDisappearOnAnOpenStream() throws Exception {
         writeRegistry("{\"services\": {}}");
-        Watch w = watch(WEB);
+        Streams<Update> w = watch(WEB);
         Update first = w.next();
         assertTrue(first.hasNoEndpoints(), first.toString());
         assertFalse(first.getNoEndpoints().getExists(), "an unknown service does not exist");
@@ -117,7 +89,7 @@ class DestinationServiceTest {
             Thread.sleep(20);
         }
         assertNotNull(registry.lastError());
-        assertEquals(null, w.updates.poll(300, TimeUnit.MILLISECONDS), "a bad file must not change anything");
+        assertEquals(null, w.items().poll(300, TimeUnit.MILLISECONDS), "a bad file must not change anything");
 
         // the service is deleted
         writeRegistry("{\"services\": {}}");
@@ -147,22 +119,7 @@ class DestinationServiceTest {
         while (registry.get("books.demo.svc.cluster.local:80").profile() == null && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
-        BlockingQueue<dev.hypha.api.v1.DestinationProfile> q = new LinkedBlockingQueue<>();
-        DestinationGrpc.newStub(channel).getProfile(GetDestination.newBuilder().setPath("books.demo.svc.cluster.local:80")
-                .build(), new StreamObserver<>() {
-                    @Override
-                    public void onNext(dev.hypha.api.v1.DestinationProfile p) {
-                        q.add(p);
-                    }
-
-                    @Override
-                    public void onError(Throwable t) {
-                    }
-
-                    @Override
-                    public void onCompleted() {
-                    }
-                });
+        var q = Streams.profile(channel, "books.demo.svc.cluster.local:80").items();
         var p = q.poll(10, TimeUnit.SECONDS);
         assertNotNull(p);
         assertEquals("GET /books", p.getRoutes(0).getName());
@@ -172,8 +129,8 @@ class DestinationServiceTest {
 
     @Test
     void aMalformedTargetIsInvalidArgument() throws Exception {
-        Watch w = watch("no port here");
-        Throwable t = w.errors.poll(10, TimeUnit.SECONDS);
+        Streams<Update> w = watch("no port here");
+        Throwable t = w.errors().poll(10, TimeUnit.SECONDS);
         assertInstanceOf(StatusRuntimeException.class, t);
         assertEquals(Status.Code.INVALID_ARGUMENT, ((StatusRuntimeException) t).getStatus().getCode());
     }

@@ -9,11 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import dev.hypha.api.v1.CertifyRequest;
-import dev.hypha.api.v1.DestinationGrpc;
 import dev.hypha.api.v1.DestinationProfile;
-import dev.hypha.api.v1.GetDestination;
 import dev.hypha.api.v1.IdentityGrpc;
 import dev.hypha.api.v1.Update;
+import dev.hypha.control.Streams;
 import dev.hypha.control.identity.TestCa;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -29,7 +28,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.quarkus.test.kubernetes.client.KubernetesServer;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcClient;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -43,7 +41,6 @@ import java.security.spec.ECGenParameterSpec;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.asn1.x500.X500Name;
@@ -111,29 +108,12 @@ class KubernetesModeTest {
         return b.build();
     }
 
-    BlockingQueue<Update> watch(String target) {
-        BlockingQueue<Update> q = new LinkedBlockingQueue<>();
-        DestinationGrpc.newStub(channel).get(GetDestination.newBuilder().setPath(target).build(), new StreamObserver<>() {
-            @Override
-            public void onNext(Update u) {
-                q.add(u);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-            }
-
-            @Override
-            public void onCompleted() {
-            }
-        });
-        return q;
+    Streams<Update> watch(String target) {
+        return Streams.get(channel, target);
     }
 
-    static Update next(BlockingQueue<Update> q) throws Exception {
-        Update u = q.poll(10, TimeUnit.SECONDS);
-        assertNotNull(u, "no update within 10 s");
-        return u;
+    static Update next(Streams<Update> q) throws Exception {
+        return q.next();
     }
 
     @Test
@@ -145,7 +125,7 @@ class KubernetesModeTest {
         assertEquals(200, given().get("/ready").statusCode(), "ready only after the informer caches synced");
 
         String target = "web.shop.svc.cluster.local:80";
-        BlockingQueue<Update> q = watch(target);
+        Streams<Update> q = watch(target);
         Update first = next(q);
         assertTrue(first.hasNoEndpoints() && !first.getNoEndpoints().getExists(), first.toString());
 
@@ -221,7 +201,7 @@ class KubernetesModeTest {
                         .withServing(true).withTerminating(true).endConditions().withNewTargetRef().withKind("Pod")
                         .withName("db-1").endTargetRef().build())
                 .build()).create();
-        BlockingQueue<Update> q = watch("db.shop.svc.cluster.local:5432");
+        Streams<Update> q = watch("db.shop.svc.cluster.local:5432");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         Update u = next(q);
         while (!u.hasAdd() && System.nanoTime() < deadline) {
@@ -239,22 +219,7 @@ class KubernetesModeTest {
         client.services().inNamespace(NS).resource(new ServiceBuilder().withNewMetadata().withName("api")
                 .withNamespace(NS).endMetadata().withNewSpec().withClusterIP("10.96.0.11").addNewPort().withName("http")
                 .withPort(80).withTargetPort(new IntOrString(8080)).endPort().endSpec().build()).create();
-        BlockingQueue<DestinationProfile> q = new LinkedBlockingQueue<>();
-        DestinationGrpc.newStub(channel).getProfile(GetDestination.newBuilder().setPath("api.shop.svc.cluster.local:80")
-                .build(), new StreamObserver<>() {
-                    @Override
-                    public void onNext(DestinationProfile p) {
-                        q.add(p);
-                    }
-
-                    @Override
-                    public void onError(Throwable t) {
-                    }
-
-                    @Override
-                    public void onCompleted() {
-                    }
-                });
+        BlockingQueue<DestinationProfile> q = Streams.profile(channel, "api.shop.svc.cluster.local:80").items();
         DestinationProfile p = q.poll(10, TimeUnit.SECONDS);
         assertNotNull(p);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);

@@ -3,15 +3,13 @@ package dev.hypha.control.k8s;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
-import dev.hypha.api.v1.DestinationGrpc;
 import dev.hypha.api.v1.DestinationProfile;
-import dev.hypha.api.v1.GetDestination;
+import dev.hypha.control.Streams;
 import dev.hypha.control.identity.TestCa;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcClient;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -22,7 +20,6 @@ import jakarta.inject.Inject;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -54,22 +51,7 @@ class LinkerdProfilesTest {
         client.services().inNamespace("emoji").resource(new ServiceBuilder().withNewMetadata().withName("web")
                 .withNamespace("emoji").endMetadata().withNewSpec().withClusterIP("10.96.1.1").addNewPort().withName("http")
                 .withPort(80).withTargetPort(new IntOrString(8080)).endPort().endSpec().build()).create();
-        BlockingQueue<DestinationProfile> q = new LinkedBlockingQueue<>();
-        DestinationGrpc.newStub(channel).getProfile(GetDestination.newBuilder().setPath("web.emoji.svc.cluster.local:80")
-                .build(), new StreamObserver<>() {
-                    @Override
-                    public void onNext(DestinationProfile p) {
-                        q.add(p);
-                    }
-
-                    @Override
-                    public void onError(Throwable t) {
-                    }
-
-                    @Override
-                    public void onCompleted() {
-                    }
-                });
+        BlockingQueue<DestinationProfile> q = Streams.profile(channel, "web.emoji.svc.cluster.local:80").items();
         client.genericKubernetesResources(KubernetesSource.LINKERD_PROFILES).inNamespace("emoji").resource(
                 new GenericKubernetesResourceBuilder().withApiVersion("linkerd.io/v1alpha2").withKind("ServiceProfile")
                         .withNewMetadata().withName("web.emoji.svc.cluster.local").withNamespace("emoji").endMetadata()

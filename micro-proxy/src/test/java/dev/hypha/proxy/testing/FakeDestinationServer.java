@@ -9,8 +9,6 @@ import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ServerCalls;
-import java.io.ByteArrayInputStream;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -45,8 +43,8 @@ public final class FakeDestinationServer implements AutoCloseable {
 
     private static MethodDescriptor<byte[], byte[]> method(String name) {
         return MethodDescriptor.<byte[], byte[]>newBuilder().setType(MethodDescriptor.MethodType.SERVER_STREAMING)
-                .setFullMethodName("hypha.api.v1.Destination/" + name).setRequestMarshaller(new Bytes())
-                .setResponseMarshaller(new Bytes()).build();
+                .setFullMethodName("hypha.api.v1.Destination/" + name).setRequestMarshaller(ByteMarshaller.INSTANCE)
+                .setResponseMarshaller(ByteMarshaller.INSTANCE).build();
     }
 
     public int port() {
@@ -56,21 +54,5 @@ public final class FakeDestinationServer implements AutoCloseable {
     @Override
     public void close() throws Exception {
         server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    }
-
-    private static final class Bytes implements MethodDescriptor.Marshaller<byte[]> {
-        @Override
-        public InputStream stream(byte[] value) {
-            return new ByteArrayInputStream(value);
-        }
-
-        @Override
-        public byte[] parse(InputStream stream) {
-            try {
-                return stream.readAllBytes();
-            } catch (java.io.IOException e) {
-                throw new IllegalStateException(e);
-            }
-        }
     }
 }

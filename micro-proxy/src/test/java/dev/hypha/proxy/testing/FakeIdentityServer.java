@@ -9,8 +9,6 @@ import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ServerCalls;
-import java.io.ByteArrayInputStream;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -35,7 +33,7 @@ public final class FakeIdentityServer implements AutoCloseable {
         MethodDescriptor<byte[], byte[]> certify = MethodDescriptor.<byte[], byte[]>newBuilder()
                 .setType(MethodDescriptor.MethodType.UNARY)
                 .setFullMethodName("hypha.api.v1.Identity/Certify")
-                .setRequestMarshaller(new Bytes()).setResponseMarshaller(new Bytes()).build();
+                .setRequestMarshaller(ByteMarshaller.INSTANCE).setResponseMarshaller(ByteMarshaller.INSTANCE).build();
         ServerServiceDefinition svc = ServerServiceDefinition.builder("hypha.api.v1.Identity")
                 .addMethod(certify, ServerCalls.asyncUnaryCall((byte[] req, io.grpc.stub.StreamObserver<byte[]> out) -> {
                     try {
@@ -78,21 +76,5 @@ public final class FakeIdentityServer implements AutoCloseable {
     public void close() throws Exception {
         server.shutdownNow().awaitTermination(java.util.concurrent.TimeUnit.SECONDS.toMillis(5),
                 java.util.concurrent.TimeUnit.MILLISECONDS);
-    }
-
-    private static final class Bytes implements MethodDescriptor.Marshaller<byte[]> {
-        @Override
-        public InputStream stream(byte[] value) {
-            return new ByteArrayInputStream(value);
-        }
-
-        @Override
-        public byte[] parse(InputStream stream) {
-            try {
-                return stream.readAllBytes();
-            } catch (java.io.IOException e) {
-                throw new IllegalStateException(e);
-            }
-        }
     }
 }
