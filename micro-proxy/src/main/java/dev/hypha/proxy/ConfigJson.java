@@ -30,6 +30,7 @@ final class ConfigJson {
         field(sb, "identityCertFile", c.identityCertFile());
         field(sb, "identityKeyFile", c.identityKeyFile());
         field(sb, "trustAnchorsFile", c.trustAnchorsFile());
+        field(sb, "trustAnchors", c.trustAnchorsPem() == null ? null : "(inline PEM)");
         field(sb, "identityAddr", c.identityAddr());
         field(sb, "identityTokenFile", c.identityTokenFile());
         field(sb, "identity", creds == null ? null : creds.identity());

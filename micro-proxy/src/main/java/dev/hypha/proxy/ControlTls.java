@@ -22,7 +22,7 @@ final class ControlTls {
 
     static SslContext context(ProxyConfig cfg, SslProvider provider) throws TlsConfigException {
         try {
-            X509Certificate[] anchors = MeshTls.certificates(Files.readAllBytes(cfg.trustAnchorsFile()), "trust anchors")
+            X509Certificate[] anchors = MeshTls.certificates(cfg.trustAnchorsBytes(), "trust anchors")
                     .toArray(X509Certificate[]::new);
             return SslContextBuilder.forClient().sslProvider(provider).trustManager(anchors)
                     .protocols("TLSv1.3", "TLSv1.2")

@@ -12,6 +12,16 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        if (args.length > 0 && (args[0].equals("await") || args[0].equals("wait-before-exit"))) {
+            System.exit(dev.hypha.proxy.admin.Await.run(args, System.getenv(ConfigParser.ADMIN_LISTEN_ADDR)));
+            return;
+        }
+        if (args.length > 0) {
+            System.err.println("hypha-proxy: unknown argument '" + args[0] + "': expected none (configure with "
+                    + "HYPHA_PROXY_* variables), 'await [timeout]' or 'wait-before-exit <duration>'");
+            System.exit(2);
+            return;
+        }
         if (System.getProperty("java.util.logging.manager") == null) {
             System.setProperty("java.util.logging.manager", "dev.hypha.proxy.admin.KeepAliveLogManager");
         }

@@ -6,6 +6,7 @@ import dev.hypha.proxy.config.HostPort;
 import dev.hypha.proxy.config.ProxyConfig;
 import dev.hypha.proxy.http.Upstreams;
 import dev.hypha.proxy.identity.IdentityClient;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.security.cert.X509Certificate;
 import java.util.List;
@@ -73,7 +74,7 @@ public final class Proxy {
         SslProvider provider = MeshTls.provider(cfg.tlsProvider());
         Credentials creds = null;
         if (cfg.identityCertFile() != null) {
-            creds = MeshTls.fromFiles(cfg.identityCertFile(), cfg.identityKeyFile(), cfg.trustAnchorsFile(),
+            creds = MeshTls.fromFiles(cfg.identityCertFile(), cfg.identityKeyFile(), anchorsOf(cfg),
                     cfg.identityName(), provider);
             metrics.certExpiry.set(creds.notAfter().getEpochSecond(), creds.identity());
         } else if (cfg.identityAddr() == null) {
@@ -150,7 +151,7 @@ public final class Proxy {
         IdentityClient identity = null;
         if (cfg.identityAddr() != null) {
             try {
-                List<X509Certificate> anchors = MeshTls.certificates(Files.readAllBytes(cfg.trustAnchorsFile()),
+                List<X509Certificate> anchors = MeshTls.certificates(anchorsOf(cfg),
                         "trust anchors");
                 identity = new IdentityClient(cfg.identityName(), cfg.identityAddr(), cfg.identityTokenFile(), anchors,
                         store, metrics, provider, transports, controlTls, cfg.controlIdentity());
@@ -276,6 +277,14 @@ public final class Proxy {
 
     public CompletableFuture<Void> terminated() {
         return terminated;
+    }
+
+    private static byte[] anchorsOf(ProxyConfig cfg) throws TlsConfigException {
+        try {
+            return cfg.trustAnchorsBytes();
+        } catch (IOException e) {
+            throw new TlsConfigException("cannot read the trust anchors: " + e.getMessage());
+        }
     }
 
     /** For tests and for the identity client: reload the credentials from files. */

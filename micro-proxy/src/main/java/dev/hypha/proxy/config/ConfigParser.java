@@ -36,6 +36,7 @@ public final class ConfigParser {
     public static final String IDENTITY_CERT_FILE = PREFIX + "IDENTITY_CERT_FILE";
     public static final String IDENTITY_KEY_FILE = PREFIX + "IDENTITY_KEY_FILE";
     public static final String TRUST_ANCHORS_FILE = PREFIX + "TRUST_ANCHORS_FILE";
+    public static final String TRUST_ANCHORS = PREFIX + "TRUST_ANCHORS";
     public static final String IDENTITY_NAME = PREFIX + "IDENTITY_NAME";
     public static final String IDENTITY_ADDR = PREFIX + "IDENTITY_ADDR";
     public static final String IDENTITY_TOKEN_FILE = PREFIX + "IDENTITY_TOKEN_FILE";
@@ -55,7 +56,7 @@ public final class ConfigParser {
     public static final List<String> KEYS = List.of(MODE, OUTBOUND_LISTEN_ADDR, INBOUND_LISTEN_ADDR, ADMIN_LISTEN_ADDR,
             OUTBOUND_TARGET, INBOUND_TARGET, INBOUND_APP_HOST, OPAQUE_PORTS, DETECT_TIMEOUT, CONNECT_TIMEOUT,
             SHUTDOWN_GRACE, HTTP1_IDLE_TIMEOUT, MAX_HEADER_BYTES, MAX_INITIAL_LINE_BYTES, IDENTITY_CERT_FILE,
-            IDENTITY_KEY_FILE, TRUST_ANCHORS_FILE, IDENTITY_NAME, IDENTITY_ADDR, IDENTITY_TOKEN_FILE, DESTINATION_ADDR, CONTROL_IDENTITY, CONTROL_PLAINTEXT, DISCOVERY_IDLE_TIMEOUT, FAIL_FAST_TIMEOUT, INBOUND_POLICY, DESTINATIONS, LOG_LEVEL,
+            IDENTITY_KEY_FILE, TRUST_ANCHORS_FILE, TRUST_ANCHORS, IDENTITY_NAME, IDENTITY_ADDR, IDENTITY_TOKEN_FILE, DESTINATION_ADDR, CONTROL_IDENTITY, CONTROL_PLAINTEXT, DISCOVERY_IDLE_TIMEOUT, FAIL_FAST_TIMEOUT, INBOUND_POLICY, DESTINATIONS, LOG_LEVEL,
             EVENT_LOOP_THREADS, TRANSPORT, TLS_PROVIDER);
 
     public static final String DEFAULT_OPAQUE_PORTS = "25,587,3306,4444,5432,6379,9300,11211";
@@ -95,7 +96,17 @@ public final class ConfigParser {
         int maxLine = integer(MAX_INITIAL_LINE_BYTES, 8192, 256, 1 << 20);
         Path cert = file(IDENTITY_CERT_FILE);
         Path key = file(IDENTITY_KEY_FILE);
-        Path anchors = file(TRUST_ANCHORS_FILE);
+        Path anchorsFile = file(TRUST_ANCHORS_FILE);
+        String anchorsPem = string(TRUST_ANCHORS, null);
+        if (anchorsPem != null && !anchorsPem.contains("-----BEGIN CERTIFICATE-----")) {
+            errors.add(TRUST_ANCHORS + " is not valid: expected one or more PEM certificates "
+                    + "('-----BEGIN CERTIFICATE-----' ...)");
+            anchorsPem = null;
+        }
+        if (anchorsFile != null && anchorsPem != null) {
+            errors.add(TRUST_ANCHORS_FILE + " and " + TRUST_ANCHORS + " exclude each other; set one");
+        }
+        Object anchors = anchorsFile != null ? anchorsFile : anchorsPem;
         HostPort identityAddr = hostPort(IDENTITY_ADDR, null, false);
         String tokenPath = string(IDENTITY_TOKEN_FILE, null);
         Path tokenFile = tokenPath == null ? null : Path.of(tokenPath); // read on every renewal; may appear later
@@ -107,7 +118,7 @@ public final class ConfigParser {
             }
             if (tokenFile == null || identityName == null || anchors == null) {
                 errors.add(IDENTITY_ADDR + " needs " + IDENTITY_TOKEN_FILE + ", " + IDENTITY_NAME + " and "
-                        + TRUST_ANCHORS_FILE + " too");
+                                + TRUST_ANCHORS_FILE + " (or " + TRUST_ANCHORS + ") too");
             }
         } else if ((cert == null) != (key == null) || (cert == null) != (anchors == null)) {
             if (cert != null || key != null || anchors != null) {
@@ -156,7 +167,7 @@ public final class ConfigParser {
         }
         return new ProxyConfig(mode, outbound, inbound, admin, outboundTarget, inboundTarget, appHost,
                 Collections.unmodifiableSet(opaque), detect, connect, grace, idle, maxHeader, maxLine, cert, key,
-                anchors, identityName, identityAddr, tokenFile, destinationAddr, controlIdentity, plain.equals("true"), discoveryIdle, failFast, policy, Collections.unmodifiableMap(dests), logLevel, threads, transport, tls);
+                anchorsFile, anchorsPem, identityName, identityAddr, tokenFile, destinationAddr, controlIdentity, plain.equals("true"), discoveryIdle, failFast, policy, Collections.unmodifiableMap(dests), logLevel, threads, transport, tls);
     }
 
     private String string(String key, String def) {

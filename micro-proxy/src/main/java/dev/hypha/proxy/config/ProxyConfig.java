@@ -27,6 +27,7 @@ public record ProxyConfig(
         Path identityCertFile,
         Path identityKeyFile,
         Path trustAnchorsFile,
+        String trustAnchorsPem,
         String identityName,
         HostPort identityAddr,
         Path identityTokenFile,
@@ -53,6 +54,19 @@ public record ProxyConfig(
     public enum Transport { AUTO, EPOLL, NIO }
 
     public enum TlsProvider { AUTO, OPENSSL, JDK }
+
+    /** Whether trust anchors were given, as a file or inline. */
+    public boolean hasTrustAnchors() {
+        return trustAnchorsFile != null || trustAnchorsPem != null;
+    }
+
+    /** The trust anchors' PEM: inline ({@code TRUST_ANCHORS}) or read from {@code TRUST_ANCHORS_FILE}. */
+    public byte[] trustAnchorsBytes() throws java.io.IOException {
+        if (trustAnchorsPem != null) {
+            return trustAnchorsPem.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        }
+        return java.nio.file.Files.readAllBytes(trustAnchorsFile);
+    }
 
     /** Whether the proxy has an identity at all (from files, or certified by the control plane). */
     public boolean hasIdentity() {

@@ -68,6 +68,7 @@ public final class InitMain {
         throw new IllegalArgumentException(key + "='" + v + "' is not valid: expected an integer from " + min + " to " + max);
     }
 
+    /** Ports and ranges ({@code 25,8000-8010}); at most 1000 ports in all, each one becomes an iptables rule. */
     private static Set<Integer> ports(Map<String, String> env, String key, String def) {
         String v = env.getOrDefault(key, def);
         Set<Integer> out = new TreeSet<>();
@@ -76,14 +77,21 @@ public final class InitMain {
                 continue;
             }
             try {
-                int i = Integer.parseInt(p.trim());
-                if (i < 1 || i > 65535) {
+                String[] ab = p.trim().split("-", 2);
+                int a = Integer.parseInt(ab[0].trim());
+                int b = ab.length > 1 ? Integer.parseInt(ab[1].trim()) : a;
+                if (a < 1 || b > 65535 || a > b) {
                     throw new NumberFormatException();
                 }
-                out.add(i);
+                for (int i = a; i <= b; i++) {
+                    out.add(i);
+                }
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException(key + "='" + v + "' is not valid: '" + p.trim()
-                        + "' is not a port (1-65535)");
+                        + "' is not a port (1-65535) or a range such as 8000-8010");
+            }
+            if (out.size() > 1000) {
+                throw new IllegalArgumentException(key + "='" + v + "' names more than 1000 ports: list fewer");
             }
         }
         return out;

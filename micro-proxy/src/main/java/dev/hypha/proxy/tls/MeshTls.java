@@ -99,7 +99,17 @@ public final class MeshTls {
     public static Credentials fromFiles(Path chain, Path key, Path anchors, String expectedIdentity,
             SslProvider provider) throws TlsConfigException {
         try {
-            return fromPem(Files.readAllBytes(chain), Files.readAllBytes(key), Files.readAllBytes(anchors),
+            return fromFiles(chain, key, Files.readAllBytes(anchors), expectedIdentity, provider);
+        } catch (IOException e) {
+            throw new TlsConfigException("cannot read identity files: " + e.getMessage());
+        }
+    }
+
+    /** Leaf and key from files, trust anchors already read (from a file or inline PEM). */
+    public static Credentials fromFiles(Path chain, Path key, byte[] anchors, String expectedIdentity,
+            SslProvider provider) throws TlsConfigException {
+        try {
+            return fromPem(Files.readAllBytes(chain), Files.readAllBytes(key), anchors,
                     expectedIdentity, provider);
         } catch (IOException e) {
             throw new TlsConfigException("cannot read identity files: " + e.getMessage());
