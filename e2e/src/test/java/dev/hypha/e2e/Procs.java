@@ -19,6 +19,7 @@ final class Procs implements AutoCloseable {
     static final Path ROOT = Path.of(System.getProperty("hypha.root", "..")).toAbsolutePath().normalize();
     static final Path CONTROL = ROOT.resolve("control/target/quarkus-app/quarkus-run.jar");
     static final Path PROXY = ROOT.resolve("micro-proxy/target/hypha-proxy.jar");
+    static final Path INJECTOR = ROOT.resolve("injector-webhook/target/quarkus-app/quarkus-run.jar");
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     private final Path dir;
@@ -51,9 +52,17 @@ final class Procs implements AutoCloseable {
     }
 
     Process java(String name, Path jar, Map<String, String> env) throws IOException {
+        return java(name, jar, env, List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+    }
+
+    /** A {@code java -jar} process with these JVM flags (e.g. a Deployment's, for a benchmark). */
+    Process java(String name, Path jar, Map<String, String> env, List<String> jvmFlags) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", jar.toString());
+        List<String> cmd = new ArrayList<>(List.of(java));
+        cmd.addAll(jvmFlags);
+        cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar",
+                jar.toString()));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().keySet().removeIf(k -> k.startsWith("HYPHA_") || k.startsWith("QUARKUS_"));
         pb.environment().putAll(env);
         pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(name + ".log").toFile()));

@@ -3,6 +3,7 @@ package dev.hypha.inject;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.ContainerPort;
@@ -28,6 +29,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The one injection function: (pod, namespace, installed mesh, API server capabilities) → (JSON Patch, report).
@@ -58,73 +60,77 @@ public final class Injector {
     private Injector() {
     }
 
-    /** The outcome: the report, the JSON Patch (empty unless injected), and the pod as patched. */
-    public record Result(Report report, ArrayNode patch, Pod pod) {
+    /** The outcome: the report, the JSON Patch (empty unless injected), and the pod as patched (JSON). */
+    public record Result(Report report, ArrayNode patch, JsonNode pod) {
         public boolean injected() {
             return report.injected();
         }
     }
 
     /** Whether the webhook should consider this pod at all: it, or its namespace, opted in. */
-    public static boolean optedIn(Pod pod, Namespace ns) {
-        String podLabel = labels(pod.getMetadata()).get(INJECT);
-        String podAnnotation = annotations(pod.getMetadata()).get(INJECT);
+    public static boolean optedIn(JsonNode pod, Namespace ns) {
+        String podLabel = pod.path("metadata").path("labels").path(INJECT).asText(null);
+        String podAnnotation = pod.path("metadata").path("annotations").path(INJECT).asText(null);
         String nsLabel = ns == null ? null : labels(ns.getMetadata()).get(INJECT);
         return "enabled".equals(podLabel) || "enabled".equals(podAnnotation) || "enabled".equals(nsLabel);
     }
 
-    /**
-     * Injects the proxy into a pod. {@code namespace} is the pod's namespace object (for its annotations; may be
-     * null when unknown) and {@code namespaceName} its name.
-     */
+    /** For callers holding the typed model: the same as {@link #inject(JsonNode, String, String, Namespace, Mesh, Capabilities)}. */
     public static Result inject(Pod pod, String namespaceName, Namespace namespace, Mesh mesh, Capabilities caps) {
-        return inject(pod, describe(pod), namespaceName, namespace, mesh, caps);
+        return inject(JSON.valueToTree(pod), describe(pod), namespaceName, namespace, mesh, caps);
     }
 
-    /** As above; {@code what} names the pod in messages (e.g. the workload a template belongs to). */
-    public static Result inject(Pod pod, String what, String namespaceName, Namespace namespace, Mesh mesh,
+    /**
+     * Injects the proxy into a pod given as JSON, exactly as the API server sent it (the patch is relative to
+     * that). {@code what} names the pod in messages (e.g. the workload a template belongs to); {@code namespace}
+     * is the pod's namespace object (for its annotations; null when unknown) and {@code namespaceName} its name.
+     */
+    public static Result inject(JsonNode pod, String what, String namespaceName, Namespace namespace, Mesh mesh,
             Capabilities caps) {
-        JsonNode before = JSON.valueToTree(pod);
         List<String> notes = new ArrayList<>();
-        ObjectMeta meta = pod.getMetadata() == null ? new ObjectMeta() : pod.getMetadata();
-        PodSpec spec = pod.getSpec();
-        if (spec == null) {
-            return skip(pod, Reason.INVALID_CONFIG, what + " has no spec", notes);
+        JsonNode meta = pod.path("metadata");
+        JsonNode spec = pod.path("spec");
+        if (!pod.isObject() || !spec.isObject() || !spec.path("containers").isArray()) {
+            return skip(pod, Reason.INVALID_CONFIG, what + " has no spec with a list of containers", notes);
         }
         if (namespaceName != null && SYSTEM_NAMESPACES.contains(namespaceName)) {
             return skip(pod, Reason.SYSTEM_NAMESPACE, what + " is in " + namespaceName
                     + ", where pods are never injected (the control plane and Kubernetes' own pods)", notes);
         }
-        if ("disabled".equals(annotations(meta).get(INJECT)) || "disabled".equals(labels(meta).get(INJECT))) {
+        if ("disabled".equals(meta.path("annotations").path(INJECT).asText())
+                || "disabled".equals(meta.path("labels").path(INJECT).asText())) {
             return skip(pod, Reason.INJECTION_DISABLED, what + " opted out with " + INJECT + ": disabled", notes);
         }
-        if (hasContainer(spec, PROXY) || annotations(meta).containsKey(PROXY_VERSION_ANNOTATION)) {
+        if (containerNames(spec).contains(PROXY) || meta.path("annotations").has(PROXY_VERSION_ANNOTATION)) {
             return skip(pod, Reason.ALREADY_INJECTED, what + " already has the " + PROXY + " sidecar", notes);
         }
-        if (Boolean.TRUE.equals(spec.getHostNetwork())) {
+        if (spec.path("hostNetwork").asBoolean(false)) {
             return skip(pod, Reason.HOST_NETWORK, what + " uses the host's network (hostNetwork: true): a proxy there "
                     + "would intercept the node's traffic", notes);
         }
+        boolean noAutomount = spec.path("automountServiceAccountToken").isBoolean()
+                && !spec.path("automountServiceAccountToken").asBoolean();
         if (!caps.tokenProjection()) {
-            if (Boolean.FALSE.equals(spec.getAutomountServiceAccountToken())) {
+            if (noAutomount) {
                 return skip(pod, Reason.NO_SERVICE_ACCOUNT_TOKEN, what + " sets automountServiceAccountToken: false "
                         + "and the API server cannot project a token for the proxy's identity", notes);
             }
             return skip(pod, Reason.NO_TOKEN_PROJECTION, "the API server cannot project ServiceAccount tokens with "
                     + "the audience " + TOKEN_AUDIENCE + " (Kubernetes 1.20+ needed)", notes);
         }
-        for (Container c : allContainers(spec)) {
-            for (ContainerPort p : c.getPorts() == null ? List.<ContainerPort>of() : c.getPorts()) {
-                if (p.getContainerPort() != null && PROXY_PORTS.contains(p.getContainerPort())) {
-                    return skip(pod, Reason.PORT_CONFLICT, what + " has container " + c.getName() + " on port "
-                            + p.getContainerPort() + ", which the proxy needs (" + sorted(PROXY_PORTS) + ")", notes);
+        for (JsonNode c : containers(spec)) {
+            for (JsonNode p : c.path("ports")) {
+                int port = p.path("containerPort").asInt(-1);
+                if (PROXY_PORTS.contains(port)) {
+                    return skip(pod, Reason.PORT_CONFLICT, what + " has container " + c.path("name").asText()
+                            + " on port " + port + ", which the proxy needs (" + sorted(PROXY_PORTS) + ")", notes);
                 }
             }
         }
         MeshValues v;
         try {
             v = mesh.values().withAnnotations(namespace == null ? null : namespace.getMetadata().getAnnotations(),
-                    "namespace " + namespaceName).withAnnotations(meta.getAnnotations(), "pod");
+                    "namespace " + namespaceName).withAnnotations(stringMap(meta.path("annotations")), "pod");
         } catch (MeshValues.InvalidValuesException e) {
             return skip(pod, Reason.INVALID_CONFIG, what + " was not injected: " + e.getMessage(), notes);
         }
@@ -139,61 +145,61 @@ public final class Injector {
             }
             default -> caps.nativeSidecars();
         };
-        if (Boolean.FALSE.equals(spec.getAutomountServiceAccountToken())) {
+        if (noAutomount) {
             notes.add("automountServiceAccountToken: false is kept: the proxy gets its own token, projected with "
                     + "the audience " + TOKEN_AUDIENCE + ", which the API server does not accept");
         }
         int uid = v.getInt("proxy-uid");
-        for (Container c : allContainers(spec)) {
-            if (c.getSecurityContext() != null && Long.valueOf(uid).equals(c.getSecurityContext().getRunAsUser())) {
-                notes.add("container " + c.getName() + " runs as UID " + uid + ", the proxy's: its traffic bypasses "
-                        + "the proxy");
+        for (JsonNode c : containers(spec)) {
+            if (c.path("securityContext").path("runAsUser").asLong(-1) == uid) {
+                notes.add("container " + c.path("name").asText() + " runs as UID " + uid + ", the proxy's: its "
+                        + "traffic bypasses the proxy");
             }
         }
+        JsonNode before = pod;
 
-        Pod out = copy(pod);
-        ObjectMeta m = out.getMetadata() == null ? new ObjectMeta() : out.getMetadata();
-        out.setMetadata(m);
-        PodSpec s = out.getSpec();
-        Map<String, String> ann = new LinkedHashMap<>(annotations(m));
+        // The injected pod is the pod's JSON with the sidecars added; the containers and volumes are rendered once
+        // per distinct configuration and reused (this runs on every pod creation).
+        Sidecars sc = sidecars(v, mesh, nativeSidecar);
+        ObjectNode after = ((ObjectNode) before).deepCopy();
+        ObjectNode m = after.path("metadata").isObject() ? (ObjectNode) after.get("metadata")
+                : after.putObject("metadata");
+        ObjectNode ann = m.path("annotations").isObject() ? (ObjectNode) m.get("annotations")
+                : m.putObject("annotations");
         ann.put(PROXY_VERSION_ANNOTATION, v.get("proxy-version"));
         ann.put(SIDECAR_ANNOTATION, nativeSidecar ? "native" : "classic");
-        if (!nativeSidecar && !ann.containsKey("kubectl.kubernetes.io/default-container")
-                && s.getContainers() != null && !s.getContainers().isEmpty()) {
-            ann.put("kubectl.kubernetes.io/default-container", s.getContainers().get(0).getName());
+        JsonNode firstApp = after.path("spec").path("containers").path(0).path("name");
+        if (!nativeSidecar && !ann.has("kubectl.kubernetes.io/default-container") && firstApp.isTextual()) {
+            ann.put("kubectl.kubernetes.io/default-container", firstApp.asText());
         }
-        m.setAnnotations(ann);
-        Map<String, String> lab = new LinkedHashMap<>(labels(m));
+        ObjectNode lab = m.path("labels").isObject() ? (ObjectNode) m.get("labels") : m.putObject("labels");
         lab.put(CONTROL_PLANE_NS_LABEL, Mesh.NAMESPACE);
-        m.setLabels(lab);
-
-        List<Container> inits = new ArrayList<>();
-        inits.add(initContainer(v));
-        Container proxy = proxyContainer(v, mesh, nativeSidecar);
-        List<Container> containers = new ArrayList<>(s.getContainers() == null ? List.of() : s.getContainers());
+        ObjectNode s = (ObjectNode) after.get("spec");
+        ArrayNode inits = JSON.createArrayNode();
+        inits.add(sc.init().deepCopy());
         if (nativeSidecar) {
-            inits.add(proxy);
-        } else {
-            containers.add(0, proxy);
+            inits.add(sc.proxy().deepCopy());
         }
-        if (s.getInitContainers() != null) {
-            inits.addAll(s.getInitContainers());
+        if (s.path("initContainers").isArray()) {
+            inits.addAll((ArrayNode) s.get("initContainers"));
         }
-        s.setInitContainers(inits);
-        s.setContainers(containers);
-        List<Volume> volumes = new ArrayList<>(s.getVolumes() == null ? List.of() : s.getVolumes());
-        volumes.add(new VolumeBuilder().withName(TOKEN_VOLUME).withNewProjected().addNewSource()
-                .withNewServiceAccountToken().withAudience(TOKEN_AUDIENCE).withExpirationSeconds(86400L)
-                .withPath("token").endServiceAccountToken().endSource().endProjected().build());
-        volumes.add(new VolumeBuilder().withName(INIT_RUN_VOLUME).withNewEmptyDir().endEmptyDir().build());
-        s.setVolumes(volumes);
+        s.set("initContainers", inits);
+        if (!nativeSidecar) {
+            ArrayNode containers = JSON.createArrayNode();
+            containers.add(sc.proxy().deepCopy());
+            if (s.path("containers").isArray()) {
+                containers.addAll((ArrayNode) s.get("containers"));
+            }
+            s.set("containers", containers);
+        }
+        ArrayNode volumes = s.path("volumes").isArray() ? (ArrayNode) s.get("volumes") : s.putArray("volumes");
+        sc.volumes().forEach(vol -> volumes.add(vol.deepCopy()));
 
-        JsonNode after = JSON.valueToTree(out);
         ArrayNode patch = (ArrayNode) JsonDiff.asJson(before, after,
                 EnumSet.of(DiffFlags.OMIT_MOVE_OPERATION, DiffFlags.OMIT_COPY_OPERATION));
         String message = what + " " + (nativeSidecar ? "native sidecar" : "classic sidecar") + ", proxy "
                 + v.get("proxy-version");
-        return new Result(new Report(Reason.INJECTED, message, notes), patch, out);
+        return new Result(new Report(Reason.INJECTED, message, notes), patch, after);
     }
 
     private static Container initContainer(MeshValues v) {
@@ -313,32 +319,64 @@ public final class Injector {
         }
     }
 
-    private static Result skip(Pod pod, Reason reason, String message, List<String> notes) {
+    private static Result skip(JsonNode pod, Reason reason, String message, List<String> notes) {
         return new Result(new Report(reason, message, notes), JSON.createArrayNode(), pod);
     }
 
-    static Pod copy(Pod pod) {
-        return JSON.convertValue(JSON.valueToTree(pod), Pod.class);
-    }
-
-    static boolean hasContainer(PodSpec spec, String name) {
-        for (Container c : allContainers(spec)) {
-            if (name.equals(c.getName())) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    static List<Container> allContainers(PodSpec spec) {
-        List<Container> all = new ArrayList<>();
-        if (spec.getInitContainers() != null) {
-            all.addAll(spec.getInitContainers());
-        }
-        if (spec.getContainers() != null) {
-            all.addAll(spec.getContainers());
-        }
+    private static List<JsonNode> containers(JsonNode spec) {
+        List<JsonNode> all = new ArrayList<>();
+        spec.path("initContainers").forEach(all::add);
+        spec.path("containers").forEach(all::add);
         return all;
+    }
+
+    private static Set<String> containerNames(JsonNode spec) {
+        Set<String> names = new java.util.HashSet<>();
+        for (JsonNode c : containers(spec)) {
+            names.add(c.path("name").asText());
+        }
+        return names;
+    }
+
+    private static Map<String, String> stringMap(JsonNode obj) {
+        if (!obj.isObject()) {
+            return Map.of();
+        }
+        Map<String, String> m = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonNode> e : obj.properties()) {
+            m.put(e.getKey(), e.getValue().asText());
+        }
+        return m;
+    }
+
+    /** What injection adds, as JSON: rendered once per distinct configuration. */
+    record Sidecars(JsonNode init, JsonNode proxy, List<JsonNode> volumes) {
+    }
+
+    private record SidecarKey(Map<String, String> values, String anchors, boolean nativeSidecar) {
+    }
+
+    private static final int SIDECAR_CACHE_MAX = 64;
+    private static final Map<SidecarKey, Sidecars> SIDECARS = new ConcurrentHashMap<>();
+
+    static Sidecars sidecars(MeshValues v, Mesh mesh, boolean nativeSidecar) {
+        SidecarKey key = new SidecarKey(v.asMap(), mesh.trustAnchorsPem(), nativeSidecar);
+        Sidecars sc = SIDECARS.get(key);
+        if (sc == null) {
+            if (SIDECARS.size() >= SIDECAR_CACHE_MAX) {
+                SIDECARS.clear(); // bounded: many distinct per-pod configurations just render again
+            }
+            List<JsonNode> volumes = List.of(
+                    JSON.valueToTree(new VolumeBuilder().withName(TOKEN_VOLUME).withNewProjected().addNewSource()
+                            .withNewServiceAccountToken().withAudience(TOKEN_AUDIENCE).withExpirationSeconds(86400L)
+                            .withPath("token").endServiceAccountToken().endSource().endProjected().build()),
+                    JSON.valueToTree(new VolumeBuilder().withName(INIT_RUN_VOLUME).withNewEmptyDir().endEmptyDir()
+                            .build()));
+            sc = new Sidecars(JSON.valueToTree(initContainer(v)), JSON.valueToTree(proxyContainer(v, mesh,
+                    nativeSidecar)), volumes);
+            SIDECARS.put(key, sc);
+        }
+        return sc;
     }
 
     static String describe(Pod pod) {
@@ -350,10 +388,6 @@ public final class Injector {
             return "pod " + m.getGenerateName() + "*";
         }
         return "the pod";
-    }
-
-    static Map<String, String> annotations(ObjectMeta m) {
-        return m == null || m.getAnnotations() == null ? Map.of() : m.getAnnotations();
     }
 
     static Map<String, String> labels(ObjectMeta m) {

@@ -104,15 +104,14 @@ public final class Workloads {
         podNode.set("metadata", template.path("metadata").isObject() ? template.get("metadata")
                 : JSON.createObjectNode());
         podNode.set("spec", template.path("spec"));
-        Pod pod;
         try {
-            pod = JSON.convertValue(podNode, Pod.class);
+            JSON.convertValue(podNode, Pod.class); // a template the API server would refuse is reported, not injected
         } catch (IllegalArgumentException e) {
             report.add(new Line(object, Reason.INVALID_CONFIG, "the pod template does not parse: "
                     + e.getMessage().lines().findFirst().orElse(""), List.of()));
             return d;
         }
-        Injector.Result r = Injector.inject(pod, object, ns, namespaces.get(ns), mesh, caps);
+        Injector.Result r = Injector.inject(podNode, object, ns, namespaces.get(ns), mesh, caps);
         String message = r.report().message().startsWith(object + " ")
                 ? r.report().message().substring(object.length() + 1) : r.report().message();
         if (!r.injected()) {

@@ -105,7 +105,12 @@ public class MeshState {
         return capabilities;
     }
 
-    /** The namespace from the informer's cache; a direct read if the cache does not have it yet. */
+    /** The namespace from the informer's cache, or null; never blocks. */
+    public Namespace cachedNamespace(String name) {
+        return namespaces == null || name == null ? null : namespaces.getStore().getByKey(name);
+    }
+
+    /** The namespace from the informer's cache; a direct (blocking) read if the cache does not have it yet. */
     public Namespace namespace(String name) {
         if (name == null || name.isEmpty()) {
             return null;

@@ -261,6 +261,17 @@ class WebhookTest {
         ((ObjectNode) review.at("/request/object/metadata/labels")).put("hypha.dev/inject", "enabled");
         r = post(Cluster.JSON.writeValueAsBytes(review));
         assertEquals("JSONPatch", r.at("/response/patchType").asText(), "the pod's own label opts it in");
+
+        // a namespace the informer has not seen: answered off the event loop, after reading it from the API server
+        client.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata()
+                .withName("brand-new").addToLabels("hypha.dev/inject", "enabled").endMetadata().build()).create();
+        ((ObjectNode) review.get("request")).put("namespace", "ghost");
+        ((ObjectNode) review.at("/request/object/metadata/labels")).remove("hypha.dev/inject");
+        r = post(Cluster.JSON.writeValueAsBytes(review));
+        assertTrue(r.at("/response/status/message").asText().contains("namespace ghost has"), r.toString());
+        ((ObjectNode) review.get("request")).put("namespace", "brand-new");
+        r = post(Cluster.JSON.writeValueAsBytes(review));
+        assertEquals("JSONPatch", r.at("/response/patchType").asText(), "opted in by its namespace: " + r);
     }
 
     // --- helpers ---
