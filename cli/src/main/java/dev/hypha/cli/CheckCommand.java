@@ -113,18 +113,20 @@ final class CheckCommand implements Callable<Integer> {
         boolean exists = c.namespaces().withName(Mesh.NAMESPACE).get() != null;
         report("the " + Mesh.NAMESPACE + " namespace does not exist yet", exists ? Status.FAIL : Status.OK,
                 Mesh.NAMESPACE + " exists", "Hypha looks installed already: run hypha check instead");
-        String[][] needs = {{"", "namespaces"}, {"rbac.authorization.k8s.io", "clusterroles"},
-            {"rbac.authorization.k8s.io", "clusterrolebindings"}, {"apiextensions.k8s.io", "customresourcedefinitions"},
-            {"admissionregistration.k8s.io", "mutatingwebhookconfigurations"}, {"", "serviceaccounts"},
-            {"apps", "deployments"}, {"", "secrets"}, {"", "configmaps"}, {"", "services"}};
+        // {group, resource, namespaced?}
+        String[][] needs = {{"", "namespaces", "no"}, {"rbac.authorization.k8s.io", "clusterroles", "no"},
+            {"rbac.authorization.k8s.io", "clusterrolebindings", "no"},
+            {"apiextensions.k8s.io", "customresourcedefinitions", "no"},
+            {"admissionregistration.k8s.io", "mutatingwebhookconfigurations", "no"}, {"", "serviceaccounts", "yes"},
+            {"rbac.authorization.k8s.io", "roles", "yes"}, {"apps", "deployments", "yes"}, {"", "secrets", "yes"},
+            {"", "configmaps", "yes"}, {"", "services", "yes"}, {"policy", "poddisruptionbudgets", "yes"}};
         for (String[] n : needs) {
             String what = "can create " + n[1];
             try {
                 SelfSubjectAccessReview r = c.authorization().v1().selfSubjectAccessReview().create(
                         new SelfSubjectAccessReviewBuilder().withNewSpec().withNewResourceAttributes()
                                 .withGroup(n[0]).withResource(n[1]).withVerb("create")
-                                .withNamespace(n[1].equals("namespaces") || n[0].contains("k8s.io")
-                                        && !n[0].startsWith("rbac") ? null : Mesh.NAMESPACE)
+                                .withNamespace(n[2].equals("yes") ? Mesh.NAMESPACE : null)
                                 .endResourceAttributes().endSpec().build());
                 boolean allowed = r.getStatus() != null && Boolean.TRUE.equals(r.getStatus().getAllowed());
                 report(what, allowed ? Status.OK : Status.FAIL, "the API server did not allow it",

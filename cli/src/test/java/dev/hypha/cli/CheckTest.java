@@ -174,6 +174,34 @@ class CheckTest {
         }
     }
 
+    @Test
+    void preInstallChecksAccessAndAnEmptyCluster() throws Exception {
+        try (MockCluster k = new MockCluster()) {
+            // what a real API server answers to a cluster administrator's SelfSubjectAccessReviews
+            k.server.expect().post().withPath("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+                    .andReturn(201, "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SelfSubjectAccessReview\","
+                            + "\"spec\":{},\"status\":{\"allowed\":true}}").always();
+            Golden.Run r = check(k, "--pre");
+            assertEquals(0, r.rc(), r.out());
+            assertTrue(r.out().contains("√ the hypha-system namespace does not exist yet"), r.out());
+            assertTrue(r.out().contains("√ can create customresourcedefinitions"), r.out());
+            install(k);
+            r = check(k, "--pre");
+            assertEquals(1, r.rc(), r.out());
+            assertTrue(r.out().contains("× the hypha-system namespace does not exist yet\n    hypha-system exists"),
+                    r.out());
+        }
+        try (MockCluster k = new MockCluster()) {
+            k.server.expect().post().withPath("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+                    .andReturn(201, "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SelfSubjectAccessReview\","
+                            + "\"spec\":{},\"status\":{\"allowed\":false}}").always();
+            Golden.Run r = check(k, "--pre");
+            assertEquals(1, r.rc(), r.out());
+            assertTrue(r.out().contains("× can create clusterroles\n    the API server did not allow it\n    see: install "
+                    + "as a cluster administrator"), r.out());
+        }
+    }
+
     static String b64(String s) {
         return Base64.getEncoder().encodeToString(s.getBytes(StandardCharsets.US_ASCII));
     }
