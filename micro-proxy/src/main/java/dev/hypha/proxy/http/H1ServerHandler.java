@@ -114,6 +114,13 @@ public final class H1ServerHandler extends ChannelInboundHandlerAdapter implemen
                 reject(req);
                 return;
             }
+            if (req.headers().getAll(HttpHeaderNames.HOST).size() > 1) {
+                // RFC 9112 section 3.2: which of the names is meant is ambiguous, so the request is refused
+                req.setDecoderResult(io.netty.handler.codec.DecoderResult.failure(
+                        new IllegalArgumentException("more than one Host header")));
+                reject(req);
+                return;
+            }
             keepAlive = HttpUtil.isKeepAlive(req) && !cx.tracker().draining();
             boolean hasBody = HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
             if (HttpUtil.is100ContinueExpected(req) && req.protocolVersion().equals(HttpVersion.HTTP_1_0)) {

@@ -64,6 +64,8 @@ class Http1ServerHandlerTest {
             {"GET /" + "u".repeat(9000) + " HTTP/1.1\r\n\r\n", "414"},
             {"GET / HTTP/1.1\r\nBad Header\r\n\r\n", "400"},
             {"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked, identity\r\n\r\n", "400"},
+            // RFC 9112 section 3.2: a request with more than one Host header gets 400 (which one is meant?)
+            {"GET / HTTP/1.1\r\nHost: 127.0.0.1:4140\r\nhost: svc.bench:80\r\n\r\n", "400"},
         };
         for (String[] c : cases) {
             EmbeddedChannel ch = channel();

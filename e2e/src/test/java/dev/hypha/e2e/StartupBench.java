@@ -1,0 +1,72 @@
+package dev.hypha.e2e;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Start to ready of the packaged proxy with its certificate from a local control plane: from the process's
+ * start until {@code /ready} answers 200 (listening, key made, CSR sent, certificate held), {@code runs} times;
+ * then the idle RSS of the last one. JVM flags of the proxy from {@code -Dhypha.bench.proxy.flags} (space
+ * separated). Prints Markdown table rows.
+ */
+public final class StartupBench {
+    public static void main(String[] args) throws Exception {
+        int runs = Integer.getInteger("hypha.bench.runs", 5);
+        List<String> flags = List.of(System.getProperty("hypha.bench.proxy.flags",
+                "-XX:+UseSerialGC -XX:TieredStopAtLevel=1").trim().split("\\s+"));
+        Path dir = Files.createTempDirectory("startup-bench");
+        Files.writeString(dir.resolve("registry.json"), "{\"services\": {}}");
+        int[] ports = Procs.freePorts(2 + runs);
+        try (Procs procs = new Procs(dir)) {
+            Process control = procs.java("control", Procs.CONTROL, Map.of(
+                    "QUARKUS_HTTP_PORT", Integer.toString(ports[0]), "QUARKUS_HTTP_HOST", "127.0.0.1",
+                    "QUARKUS_GRPC_SERVER_PORT", Integer.toString(ports[1]), "QUARKUS_GRPC_SERVER_HOST", "127.0.0.1",
+                    "HYPHA_CONTROL_STATE_DIR", dir.resolve("state").toString(),
+                    "HYPHA_CONTROL_REGISTRY_FILE", dir.resolve("registry.json").toString()));
+            procs.awaitOk("http://127.0.0.1:" + ports[0] + "/ready", "control", control, 60);
+            double[] ms = new double[runs];
+            Process last = null;
+            for (int i = 0; i < runs; i++) {
+                String id = "bench-" + i + ".default.serviceaccount.identity.cluster.local";
+                String token = Procs.joinToken(dir, ports[0], id, "10m");
+                Map<String, String> env = Procs.proxyEnv(dir, ports[1], id, token, ports[2 + i]);
+                env.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:0");
+                env.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:0");
+                env.put("HYPHA_PROXY_LOG_LEVEL", "warn");
+                long t0 = System.nanoTime();
+                Process p = procs.java("proxy-" + i, Procs.PROXY, env, flags);
+                String ready = "http://127.0.0.1:" + ports[2 + i] + "/ready";
+                while (Procs.status(ready) != 200) {
+                    if (!p.isAlive()) {
+                        throw new IllegalStateException("proxy exited:\n" + procs.log("proxy-" + i));
+                    }
+                    if (System.nanoTime() - t0 > 30_000_000_000L) {
+                        throw new IllegalStateException("proxy not ready in 30 s:\n" + procs.log("proxy-" + i));
+                    }
+                    Thread.sleep(2);
+                }
+                ms[i] = (System.nanoTime() - t0) / 1e6;
+                if (last != null) {
+                    Procs.stop(last);
+                }
+                last = p;
+            }
+            Thread.sleep(3000);
+            String[] mem = InjectorBench.rss(last.pid()).replace(" MiB", "").split(" / ");
+            double[] sorted = ms.clone();
+            Arrays.sort(sorted);
+            List<String> each = new ArrayList<>();
+            for (double m : ms) {
+                each.add(String.format(Locale.ROOT, "%.0f", m));
+            }
+            System.out.printf(Locale.ROOT, "| start to ready, certified by a local control plane (median of %d: %s ms) | %.0f ms |%n",
+                    runs, String.join(", ", each), sorted[runs / 2]);
+            System.out.printf("| RSS / RssAnon idle after certification | %s / %s MiB |%n", mem[0], mem[1]);
+        }
+    }
+}
