@@ -377,7 +377,11 @@ maximum throughput; no AOT cache trades start-up time for the archive's mapped p
 
 Raw outputs of every run are in \`bench/out/\` (not committed).
 MD
-if $SMOKE; then cat "$OUT/section.md"; echo "smoke run: bench/RESULTS.md unchanged"; exit 0; fi
+if $SMOKE; then
+  cat "$OUT/section.md"
+  echo "smoke run: one-second runs on cold JVMs check that the harness works; their numbers mean nothing (bench/RESULTS.md unchanged)"
+  exit 0
+fi
 source "$ROOT/bench/section.sh"
 replace_section proxy "$OUT/section.md"
 echo "wrote the proxy section of bench/RESULTS.md"

@@ -105,9 +105,12 @@ public class AdmissionResource {
         } catch (IOException e) {
             return refuse("", Reason.BAD_REQUEST, "body is not JSON: expected an AdmissionReview (admission.k8s.io/v1)");
         }
-        JsonNode request = review == null ? null : review.get("request");
+        if (review == null) {
+            review = JSON.missingNode();
+        }
+        JsonNode request = review.get("request");
         String uid = request == null ? "" : request.path("uid").asText("");
-        if (review == null || !"AdmissionReview".equals(review.path("kind").asText())
+        if (!"AdmissionReview".equals(review.path("kind").asText())
                 || !"admission.k8s.io/v1".equals(review.path("apiVersion").asText()) || request == null
                 || !request.isObject()) {
             return refuse(uid, Reason.BAD_REQUEST, "expected an AdmissionReview of apiVersion admission.k8s.io/v1 "
