@@ -131,6 +131,11 @@ public final class Proxy {
                 }
 
                 @Override
+                public String statsJson() {
+                    return StatsJson.of(metrics.stats);
+                }
+
+                @Override
                 public void shutdown() {
                     Thread t = new Thread(() -> {
                         self[0].shutdown();

@@ -38,6 +38,9 @@ public final class AdminServer extends ChannelInitializer<SocketChannel> {
 
         String configJson();
 
+        /** The rolling-window statistics as JSON. */
+        String statsJson();
+
         void shutdown();
     }
 
@@ -65,6 +68,7 @@ public final class AdminServer extends ChannelInitializer<SocketChannel> {
                         : text(HttpResponseStatus.SERVICE_UNAVAILABLE, "not ready\n", null);
                 case "/live" -> text(HttpResponseStatus.OK, "live\n", null);
                 case "/config" -> text(HttpResponseStatus.OK, hooks.configJson(), "application/json");
+                case "/stats" -> text(HttpResponseStatus.OK, hooks.statsJson(), "application/json");
                 case "/shutdown" -> {
                     if (!m.equals(HttpMethod.POST)) {
                         yield methodNotAllowed("POST");

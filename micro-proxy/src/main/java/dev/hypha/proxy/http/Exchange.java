@@ -744,6 +744,8 @@ public final class Exchange {
         // not count against it.
         releaseEndpoint(status >= 500 || (proxyError != null && proxyError != ProxyError.NO_ENDPOINTS));
         String cls = classification();
+        cx.metrics().stats.record(conn.direction().label(), authority(), route == null ? "[DEFAULT]" : route.name(),
+                cls.equals("success"), responseNanos > 0 ? responseNanos : System.nanoTime() - startNanos);
         cx.metrics().httpResponses.inc(conn.direction().label(), authority(), tls(), clientId(), serverId(),
                 status == 0 ? "" : Integer.toString(status), cls, proxyError == null ? "" : proxyError.code());
     }

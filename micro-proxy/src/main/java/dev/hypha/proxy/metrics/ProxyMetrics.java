@@ -11,6 +11,8 @@ public final class ProxyMetrics {
         0.2, 0.3, 0.4, 0.5, 1, 2, 3, 4, 5, 10, 20, 30, 40, 50};
 
     public final Registry registry = new Registry();
+    /** Exact rolling-window statistics per route and destination (served at {@code /stats}). */
+    public final RollingStats stats = new RollingStats(System::nanoTime, 2000);
 
     public final Family.Counter httpRequests = registry.counter("hypha_http_requests_total",
             "HTTP requests received by the proxy.", "direction", "authority", "tls", "client_id", "server_id");
