@@ -56,7 +56,7 @@ public final class StartupBench {
                 }
                 last = p;
             }
-            Thread.sleep(3000);
+            Thread.sleep(15_000); // settled: compiler arenas returned, C heap trimmed
             String[] mem = InjectorBench.rss(last.pid()).replace(" MiB", "").split(" / ");
             double[] sorted = ms.clone();
             Arrays.sort(sorted);
@@ -66,7 +66,7 @@ public final class StartupBench {
             }
             System.out.printf(Locale.ROOT, "| start to ready, certified by a local control plane (median of %d: %s ms) | %.0f ms |%n",
                     runs, String.join(", ", each), sorted[runs / 2]);
-            System.out.printf("| RSS / RssAnon idle after certification | %s / %s MiB |%n", mem[0], mem[1]);
+            System.out.printf("| RSS / RssAnon idle 15 s after certification | %s / %s MiB |%n", mem[0], mem[1]);
         }
     }
 }
