@@ -70,4 +70,29 @@ class ConfigParserTest {
             assertTrue(readme.contains("`" + k + "`"), "micro-proxy/README.md does not document " + k);
         }
     }
+
+    @Test
+    void trustAnchorsInlineAsTheInjectorDeliversThem(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        var pki = new dev.hypha.proxy.testing.TestPki("inline anchors test");
+        var id = pki.issue("web.shop.serviceaccount.identity.cluster.local", dir);
+        String pem = java.nio.file.Files.readString(id.anchors());
+        ProxyConfig c = ConfigParser.parse(Map.of(
+                "HYPHA_PROXY_IDENTITY_ADDR", "127.0.0.1:8086",
+                "HYPHA_PROXY_IDENTITY_NAME", "web.shop.serviceaccount.identity.cluster.local",
+                "HYPHA_PROXY_IDENTITY_TOKEN_FILE", "/var/run/secrets/hypha.dev/serviceaccount/token",
+                "HYPHA_PROXY_TRUST_ANCHORS", pem));
+        assertTrue(c.hasTrustAnchors());
+        assertEquals(pem.trim(), new String(c.trustAnchorsBytes(), java.nio.charset.StandardCharsets.US_ASCII));
+
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigParser.parse(Map.of(
+                "HYPHA_PROXY_TRUST_ANCHORS", "not a certificate",
+                "HYPHA_PROXY_TRUST_ANCHORS_FILE", id.anchors().toString())));
+        assertTrue(e.getMessage().contains("HYPHA_PROXY_TRUST_ANCHORS is not valid: expected one or more PEM "
+                + "certificates"), e.getMessage());
+        e = assertThrows(ConfigException.class, () -> ConfigParser.parse(Map.of(
+                "HYPHA_PROXY_TRUST_ANCHORS", pem,
+                "HYPHA_PROXY_TRUST_ANCHORS_FILE", id.anchors().toString())));
+        assertTrue(e.getMessage().contains("exclude each other"), e.getMessage());
+    }
 }
