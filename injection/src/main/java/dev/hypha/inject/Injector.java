@@ -6,19 +6,16 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
-import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Probe;
 import io.fabric8.kubernetes.api.model.ProbeBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
 import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
-import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeBuilder;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import io.fabric8.zjsonpatch.DiffFlags;
@@ -77,7 +74,8 @@ public final class Injector {
 
     /** For callers holding the typed model: the same as {@link #inject(JsonNode, String, String, Namespace, Mesh, Capabilities)}. */
     public static Result inject(Pod pod, String namespaceName, Namespace namespace, Mesh mesh, Capabilities caps) {
-        return inject(JSON.valueToTree(pod), describe(pod), namespaceName, namespace, mesh, caps);
+        JsonNode json = JSON.valueToTree(pod);
+        return inject(json, describe(json), namespaceName, namespace, mesh, caps);
     }
 
     /**
@@ -379,13 +377,14 @@ public final class Injector {
         return sc;
     }
 
-    static String describe(Pod pod) {
-        ObjectMeta m = pod.getMetadata();
-        if (m != null && m.getName() != null && !m.getName().isEmpty()) {
-            return "pod " + m.getName();
+    /** How messages name a pod: by name, by generateName (a pod being created has no name yet), or not at all. */
+    public static String describe(JsonNode pod) {
+        JsonNode m = pod.path("metadata");
+        if (!m.path("name").asText("").isEmpty()) {
+            return "pod " + m.path("name").asText();
         }
-        if (m != null && m.getGenerateName() != null) {
-            return "pod " + m.getGenerateName() + "*";
+        if (!m.path("generateName").asText("").isEmpty()) {
+            return "pod " + m.path("generateName").asText() + "*";
         }
         return "the pod";
     }

@@ -218,13 +218,8 @@ public final class Install {
         List<JsonNode> out = new ArrayList<>();
         for (String t : templates) {
             String text = substitute(t, resource(t), values);
-            try (MappingIterator<JsonNode> it = YAML.readerFor(JsonNode.class).readValues(text)) {
-                while (it.hasNext()) {
-                    JsonNode n = it.next();
-                    if (n != null && !n.isNull() && !n.isMissingNode()) {
-                        out.add(n);
-                    }
-                }
+            try {
+                out.addAll(parseYaml(text));
             } catch (IOException e) {
                 throw new IllegalStateException(t + " does not parse after rendering: " + e.getMessage(), e);
             }

@@ -171,7 +171,7 @@ public class AdmissionResource {
             return response(uid, null, "not injected: neither the pod nor namespace " + ns + " has "
                     + Injector.INJECT + "=enabled");
         }
-        Injector.Result r = Injector.inject(pod, describe(pod), ns, namespace, mesh, state.capabilities());
+        Injector.Result r = Injector.inject(pod, Injector.describe(pod), ns, namespace, mesh, state.capabilities());
         if (r.injected()) {
             count("injected", Reason.INJECTED);
             return response(uid, r.patch(), null);
@@ -209,17 +209,6 @@ public class AdmissionResource {
                     .build();
         }
         return new ObjectReferenceBuilder().withApiVersion("v1").withKind("Namespace").withName(ns).build();
-    }
-
-    static String describe(JsonNode pod) {
-        JsonNode m = pod.path("metadata");
-        if (!m.path("name").asText("").isEmpty()) {
-            return "pod " + m.path("name").asText();
-        }
-        if (!m.path("generateName").asText("").isEmpty()) {
-            return "pod " + m.path("generateName").asText() + "*";
-        }
-        return "the pod";
     }
 
     static ObjectNode response(String uid, ArrayNode patch, String message) {
