@@ -119,6 +119,7 @@ final class Procs implements AutoCloseable {
         Map<String, String> e = new java.util.HashMap<>();
         e.put("HYPHA_PROXY_MODE", "explicit");
         e.put("HYPHA_PROXY_ADMIN_LISTEN_ADDR", "127.0.0.1:" + admin);
+        e.put("HYPHA_PROXY_TAP_LISTEN_ADDR", "127.0.0.1:0");
         e.put("HYPHA_PROXY_IDENTITY_ADDR", "127.0.0.1:" + grpc);
         e.put("HYPHA_PROXY_IDENTITY_NAME", identity);
         e.put("HYPHA_PROXY_IDENTITY_TOKEN_FILE", tokenFile);

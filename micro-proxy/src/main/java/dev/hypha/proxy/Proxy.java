@@ -42,13 +42,14 @@ public final class Proxy {
     private final Channel outbound;
     private final Channel inbound;
     private final Channel admin;
+    private final Channel tap;
     private final AtomicBoolean stopping = new AtomicBoolean();
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
 
     private final IdentityClient identity;
 
-    private static void closeAll(Channel out, Channel in, Channel adm, Transports transports) {
-        for (Channel c : new Channel[] {out, in, adm}) {
+    private static void closeAll(Channel out, Channel in, Channel adm, Channel tap, Transports transports) {
+        for (Channel c : new Channel[] {out, in, adm, tap}) {
             if (c != null) {
                 c.close();
             }
@@ -56,7 +57,9 @@ public final class Proxy {
         transports.group().shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
     }
 
-    private Proxy(ProxyRuntime rt, Channel outbound, Channel inbound, Channel admin, IdentityClient identity) {
+    private Proxy(ProxyRuntime rt, Channel outbound, Channel inbound, Channel admin, Channel tap,
+            IdentityClient identity) {
+        this.tap = tap;
         this.rt = rt;
         this.identity = identity;
         this.outbound = outbound;
@@ -110,7 +113,12 @@ public final class Proxy {
         Channel out = null;
         Channel in = null;
         Channel adm = null;
+        Channel tap = null;
         Proxy[] self = new Proxy[1];
+        metrics.taps.localIdentity(() -> {
+            Credentials c = store.current();
+            return c == null ? null : c.identity();
+        });
         try {
             out = bind(rt, cfg.outboundListen(), new OutboundServer(rt));
             in = bind(rt, cfg.inboundListen(), new InboundServer(rt));
@@ -144,8 +152,14 @@ public final class Proxy {
                     t.start();
                 }
             }), true);
+            tap = bind(rt, cfg.tapListen(), new dev.hypha.proxy.tap.TapServer(metrics.taps, store,
+                    cfg.controlIdentity(), metrics, req -> dev.hypha.proxy.tap.StatsAnswer.of(req, metrics.stats,
+                            () -> metrics.tcpOpen.with("inbound", "", "").sum(), () -> {
+                                Credentials c = store.current();
+                                return c == null ? null : c.identity();
+                            })), true);
         } catch (RuntimeException | InterruptedException e) {
-            for (Channel c : new Channel[] {out, in, adm}) {
+            for (Channel c : new Channel[] {out, in, adm, tap}) {
                 if (c != null) {
                     c.close();
                 }
@@ -161,17 +175,17 @@ public final class Proxy {
                 identity = new IdentityClient(cfg.identityName(), cfg.identityAddr(), cfg.identityTokenFile(), anchors,
                         store, metrics, provider, transports, controlTls, cfg.controlIdentity());
             } catch (TlsConfigException e) {
-                closeAll(out, in, adm, transports);
+                closeAll(out, in, adm, tap, transports);
                 throw e;
             } catch (Exception e) {
-                closeAll(out, in, adm, transports);
+                closeAll(out, in, adm, tap, transports);
                 throw new TlsConfigException("cannot start the identity client: " + e.getMessage());
             }
             identity.start();
         }
-        self[0] = new Proxy(rt, out, in, adm, identity);
+        self[0] = new Proxy(rt, out, in, adm, tap, identity);
         LOG.info("hypha-proxy listening: outbound " + out.localAddress() + ", inbound " + in.localAddress()
-                + ", admin " + adm.localAddress() + " (mode " + cfg.mode().name().toLowerCase() + ", "
+                + ", admin " + adm.localAddress() + ", tap " + tap.localAddress() + " (mode " + cfg.mode().name().toLowerCase() + ", "
                 + (transports.epoll() ? "epoll" : "nio") + ", tls " + provider.name().toLowerCase()
                 + (creds != null ? ", identity " + creds.identity() : ", no identity") + ")");
         return self[0];
@@ -230,6 +244,10 @@ public final class Proxy {
         return (InetSocketAddress) inbound.localAddress();
     }
 
+    public InetSocketAddress tapAddress() {
+        return (InetSocketAddress) tap.localAddress();
+    }
+
     public InetSocketAddress adminAddress() {
         return (InetSocketAddress) admin.localAddress();
     }
@@ -275,6 +293,7 @@ public final class Proxy {
         rt.inboundUpstreams().close();
         rt.tracker().closeAll();
         admin.close().syncUninterruptibly();
+        tap.close().syncUninterruptibly();
         rt.transports().group().shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         LOG.info("stopped");
         terminated.complete(null);

@@ -40,6 +40,17 @@ public final class Endpoint {
         return address;
     }
 
+    private String addressText;
+
+    /** The address as "host:port", made once (statistics and tap name endpoints by it on every request). */
+    public String addressText() {
+        String t = addressText;
+        if (t == null) {
+            addressText = t = address.toString();
+        }
+        return t;
+    }
+
     /** Where to connect: the endpoint's proxy inbound port when discovery named one, else the address. */
     public HostPort dialAddress() {
         return proxyPort > 0 ? new HostPort(address.host(), proxyPort) : address;

@@ -23,6 +23,7 @@ public final class ConfigParser {
     public static final String OUTBOUND_LISTEN_ADDR = PREFIX + "OUTBOUND_LISTEN_ADDR";
     public static final String INBOUND_LISTEN_ADDR = PREFIX + "INBOUND_LISTEN_ADDR";
     public static final String ADMIN_LISTEN_ADDR = PREFIX + "ADMIN_LISTEN_ADDR";
+    public static final String TAP_LISTEN_ADDR = PREFIX + "TAP_LISTEN_ADDR";
     public static final String OUTBOUND_TARGET = PREFIX + "OUTBOUND_TARGET";
     public static final String INBOUND_TARGET = PREFIX + "INBOUND_TARGET";
     public static final String INBOUND_APP_HOST = PREFIX + "INBOUND_APP_HOST";
@@ -54,7 +55,7 @@ public final class ConfigParser {
 
     /** Every key, in documentation order. */
     public static final List<String> KEYS = List.of(MODE, OUTBOUND_LISTEN_ADDR, INBOUND_LISTEN_ADDR, ADMIN_LISTEN_ADDR,
-            OUTBOUND_TARGET, INBOUND_TARGET, INBOUND_APP_HOST, OPAQUE_PORTS, DETECT_TIMEOUT, CONNECT_TIMEOUT,
+            TAP_LISTEN_ADDR, OUTBOUND_TARGET, INBOUND_TARGET, INBOUND_APP_HOST, OPAQUE_PORTS, DETECT_TIMEOUT, CONNECT_TIMEOUT,
             SHUTDOWN_GRACE, HTTP1_IDLE_TIMEOUT, MAX_HEADER_BYTES, MAX_INITIAL_LINE_BYTES, IDENTITY_CERT_FILE,
             IDENTITY_KEY_FILE, TRUST_ANCHORS_FILE, TRUST_ANCHORS, IDENTITY_NAME, IDENTITY_ADDR, IDENTITY_TOKEN_FILE, DESTINATION_ADDR, CONTROL_IDENTITY, CONTROL_PLAINTEXT, DISCOVERY_IDLE_TIMEOUT, FAIL_FAST_TIMEOUT, INBOUND_POLICY, DESTINATIONS, LOG_LEVEL,
             EVENT_LOOP_THREADS, TRANSPORT, TLS_PROVIDER);
@@ -84,6 +85,7 @@ public final class ConfigParser {
         HostPort outbound = hostPort(OUTBOUND_LISTEN_ADDR, "127.0.0.1:4140", true);
         HostPort inbound = hostPort(INBOUND_LISTEN_ADDR, "0.0.0.0:4143", true);
         HostPort admin = hostPort(ADMIN_LISTEN_ADDR, "0.0.0.0:4191", true);
+        HostPort tap = hostPort(TAP_LISTEN_ADDR, "0.0.0.0:4190", true);
         HostPort outboundTarget = hostPort(OUTBOUND_TARGET, null, false);
         HostPort inboundTarget = hostPort(INBOUND_TARGET, null, false);
         String appHost = string(INBOUND_APP_HOST, "127.0.0.1");
@@ -165,7 +167,7 @@ public final class ConfigParser {
         if (!errors.isEmpty()) {
             throw new ConfigException("invalid proxy configuration:\n  - " + String.join("\n  - ", errors));
         }
-        return new ProxyConfig(mode, outbound, inbound, admin, outboundTarget, inboundTarget, appHost,
+        return new ProxyConfig(mode, outbound, inbound, admin, tap, outboundTarget, inboundTarget, appHost,
                 Collections.unmodifiableSet(opaque), detect, connect, grace, idle, maxHeader, maxLine, cert, key,
                 anchorsFile, anchorsPem, identityName, identityAddr, tokenFile, destinationAddr, controlIdentity, plain.equals("true"), discoveryIdle, failFast, policy, Collections.unmodifiableMap(dests), logLevel, threads, transport, tls);
     }

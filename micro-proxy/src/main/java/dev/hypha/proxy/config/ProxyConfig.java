@@ -14,6 +14,7 @@ public record ProxyConfig(
         HostPort outboundListen,
         HostPort inboundListen,
         HostPort adminListen,
+        HostPort tapListen,
         HostPort outboundTarget,
         HostPort inboundTarget,
         String inboundAppHost,

@@ -61,6 +61,11 @@ public final class Exchange {
     private int status;
     private String grpcStatus;
     private ProxyError proxyError;
+    /** This request's tap session; null while nobody taps it (the usual case, which costs nothing). */
+    private dev.hypha.proxy.tap.Tapped tapped;
+    private boolean tapDecided;
+    private short triesOk;
+    private short triesFailed;
 
     Exchange(ExchangeContext cx, Downstream down, HttpRequest head, ConnContext conn, boolean requestHasBody) {
         this.cx = cx;
@@ -134,6 +139,9 @@ public final class Exchange {
             return;
         }
         target = routed.getNow();
+        if (!tapDecided && cx.metrics().taps.any()) {
+            tapBegin();
+        }
         acquireUpstream();
     }
 
@@ -442,8 +450,15 @@ public final class Exchange {
                 switchProtocols(r);
                 return;
             }
+            boolean tryFailed = route != null ? route.isFailure(code, HeaderRules.grpcStatus(r))
+                    : code >= 500 || isGrpcFailure(HeaderRules.grpcStatus(r));
+            if (tryFailed) {
+                triesFailed++;
+            } else {
+                triesOk++;
+            }
             if (route != null) {
-                boolean failure = route.isFailure(code, HeaderRules.grpcStatus(r));
+                boolean failure = tryFailed;
                 cx.metrics().routeActualResponses.inc(conn.direction().label(), authority(), route.name(),
                         Integer.toString(code), failure ? "failure" : "success");
                 if (failure && route.retryable()) {
@@ -467,6 +482,9 @@ public final class Exchange {
                 cx.metrics().routeLatency.observeNanos(responseNanos, conn.direction().label(), authority(), route.name());
             }
             grpcStatus = HeaderRules.grpcStatus(r);
+            if (tapped != null) {
+                tapped.responseInit(code, System.nanoTime());
+            }
             cx.metrics().httpLatency.observeNanos(System.nanoTime() - startNanos, conn.direction().label(),
                     authority(), tls(), clientId(), serverId(), Integer.toString(code));
             HeaderRules.stripHopByHop(r.headers(), false);
@@ -478,6 +496,9 @@ public final class Exchange {
         boolean last = obj instanceof LastHttpContent;
         if (last) {
             responseEnded = true;
+        }
+        if (tapped != null && obj instanceof HttpContent hc) {
+            tapped.bytes(hc.content().readableBytes());
         }
         if (last && grpcStatus == null) {
             String g = ((LastHttpContent) obj).trailingHeaders().get("grpc-status");
@@ -667,6 +688,13 @@ public final class Exchange {
         FullHttpResponse r = ErrorResponder.response(error, detail, down.channel().alloc(), grpc && down.http2());
         status = r.status().code();
         grpcStatus = r.headers().get("grpc-status");
+        if (!tapDecided && cx.metrics().taps.any()) {
+            tapBegin();
+        }
+        if (tapped != null) {
+            tapped.responseInit(status, System.nanoTime());
+            tapped.bytes(r.content().readableBytes());
+        }
         cx.metrics().httpLatency.observeNanos(System.nanoTime() - startNanos, conn.direction().label(), authority(),
                 tls(), clientId(), serverId(), Integer.toString(status));
         boolean mustClose = !requestEnded;
@@ -745,9 +773,60 @@ public final class Exchange {
         releaseEndpoint(status >= 500 || (proxyError != null && proxyError != ProxyError.NO_ENDPOINTS));
         String cls = classification();
         cx.metrics().stats.record(conn.direction().label(), authority(), route == null ? "[DEFAULT]" : route.name(),
-                cls.equals("success"), responseNanos > 0 ? responseNanos : System.nanoTime() - startNanos);
+                cls.equals("success"), responseNanos > 0 ? responseNanos : System.nanoTime() - startNanos, triesOk,
+                triesFailed);
+        recordEdge();
+        if (tapped != null) {
+            tapped.end(System.nanoTime(), grpc || grpcStatus != null ? (grpcStatus == null ? "2" : grpcStatus) : null,
+                    proxyError == null && !responseEnded && status != 101 ? "reset" : null,
+                    proxyError == null ? null : proxyError.code(), cls.equals("success"));
+        }
         cx.metrics().httpResponses.inc(conn.direction().label(), authority(), tls(), clientId(), serverId(),
                 status == 0 ? "" : Integer.toString(status), cls, proxyError == null ? "" : proxyError.code());
+    }
+
+    /** Who this request's hop was with, for {@code hypha edges}. */
+    private void recordEdge() {
+        if (conn.direction() == ConnContext.Direction.OUTBOUND) {
+            if (target == null) {
+                return;
+            }
+            Endpoint ep = target.endpoint();
+            cx.metrics().stats.recordEdge(new dev.hypha.proxy.metrics.RollingStats.EdgeKey("outbound",
+                    ep != null ? ep.addressText() : target.address().toString(),
+                    target.identity() == null ? "" : target.identity(), target.meshed(),
+                    ep != null ? ep.labels() : null));
+        } else if (conn.client() != null) {
+            cx.metrics().stats.recordEdge(new dev.hypha.proxy.metrics.RollingStats.EdgeKey("inbound",
+                    conn.client().getAddress().getHostAddress(), clientId(), conn.meshed(), null));
+        }
+    }
+
+    /** Decides, once, whether a tap wants this request (only called while some tap is open). */
+    private void tapBegin() {
+        tapDecided = true;
+        boolean out = conn.direction() == ConnContext.Direction.OUTBOUND;
+        String dst = target == null ? "" : target.endpoint() != null ? target.endpoint().addressText()
+                : target.address().toString();
+        String src = conn.client() == null ? "" : conn.client().getAddress().getHostAddress() + ":"
+                + conn.client().getPort();
+        java.util.Map<String, String> labels = target != null && target.endpoint() != null
+                && target.endpoint().labels() != null ? target.endpoint().labels() : java.util.Map.of();
+        String path = head.uri();
+        String scheme = "http";
+        if (path.startsWith("http://") || path.startsWith("https://")) {
+            java.net.URI u = java.net.URI.create(path);
+            scheme = u.getScheme();
+            path = u.getRawPath() + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery());
+        }
+        tapped = cx.metrics().taps.begin(new dev.hypha.proxy.tap.Taps.Request(
+                out ? dev.hypha.api.v1.Direction.OUTBOUND : dev.hypha.api.v1.Direction.INBOUND, src, dst,
+                tls().equals("true"), clientId(), out ? serverId() : "", route == null ? "[DEFAULT]" : route.name(),
+                labels, head.method().name(), scheme, authority(), path), startNanos);
+    }
+
+    private static boolean isGrpcFailure(String grpcStatus) {
+        return grpcStatus != null && !grpcStatus.equals("0");
     }
 
     private String classification() {

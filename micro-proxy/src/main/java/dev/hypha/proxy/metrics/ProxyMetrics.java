@@ -13,6 +13,8 @@ public final class ProxyMetrics {
     public final Registry registry = new Registry();
     /** Exact rolling-window statistics per route and destination (served at {@code /stats}). */
     public final RollingStats stats = new RollingStats(System::nanoTime, 2000);
+    /** The taps open now (served on the tap port); requests ask it whether anyone taps. */
+    public final dev.hypha.proxy.tap.Taps taps = new dev.hypha.proxy.tap.Taps();
 
     public final Family.Counter httpRequests = registry.counter("hypha_http_requests_total",
             "HTTP requests received by the proxy.", "direction", "authority", "tls", "client_id", "server_id");

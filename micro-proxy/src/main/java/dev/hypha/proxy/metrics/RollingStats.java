@@ -12,7 +12,8 @@ import java.util.function.LongSupplier;
  * histogram over the last {@link #WINDOW_NANOS} (six 10-second buckets), kept by the proxy itself so that
  * {@code hypha stat} and {@code hypha routes} need no Prometheus. Memory is bounded: at most {@code maxKeys}
  * series (past that, new ones are counted as dropped), and a series with no traffic for a whole window is removed
- * when a snapshot is taken. Recording takes a lock per series, never a global one.
+ * when a snapshot is taken. Recording takes a lock per series, never a global one. Beside the series, the proxy
+ * keeps its edges (which peers it talked to, with their identities) the same way.
  */
 public final class RollingStats {
     /** Upper bounds of the latency buckets, in milliseconds (the last bucket is everything above). */
@@ -25,6 +26,7 @@ public final class RollingStats {
     private final LongSupplier nanoClock;
     private final int maxKeys;
     private final Map<Key, Series> series = new ConcurrentHashMap<>();
+    private final Map<EdgeKey, Series> edges = new ConcurrentHashMap<>();
     private final LongAdder dropped = new LongAdder();
 
     public RollingStats(LongSupplier nanoClock, int maxKeys) {
@@ -35,18 +37,65 @@ public final class RollingStats {
     record Key(String direction, String authority, String route) {
     }
 
-    /** Records one finished request. */
+    /**
+     * The other side of a hop: outbound the endpoint (its address and discovery labels, its proven identity),
+     * inbound the client (its IP and proven identity). Labels are held by reference, not copied.
+     */
+    public record EdgeKey(String direction, String peerAddress, String peerIdentity, boolean secured,
+            Map<String, String> peerLabels) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof EdgeKey e && e.direction.equals(direction) && e.peerAddress.equals(peerAddress)
+                    && e.peerIdentity.equals(peerIdentity) && e.secured == secured;
+        }
+
+        @Override
+        public int hashCode() {
+            return (direction.hashCode() * 31 + peerAddress.hashCode()) * 31 + peerIdentity.hashCode()
+                    + (secured ? 1 : 0);
+        }
+    }
+
+    /** Records one finished request (as the caller saw it, after retries) and no tries. */
     public void record(String direction, String authority, String route, boolean success, long latencyNanos) {
-        Key k = new Key(direction, authority, route);
+        record(direction, authority, route, success, latencyNanos, 0, 0);
+    }
+
+    /**
+     * Records one finished request (as the caller saw it, after retries) and the responses of its tries (every
+     * try, retries included: what {@code hypha routes -o wide} calls actual).
+     */
+    public void record(String direction, String authority, String route, boolean success, long latencyNanos,
+            int triesSucceeded, int triesFailed) {
+        Series s = series(new Key(direction, authority, route));
+        if (s != null) {
+            s.record(nanoClock.getAsLong(), success, latencyNanos, triesSucceeded, triesFailed);
+        }
+    }
+
+    /** Records one request over an edge (who talked to whom). */
+    public void recordEdge(EdgeKey edge) {
+        Series s = edges.get(edge);
+        if (s == null) {
+            if (edges.size() >= maxKeys) {
+                dropped.increment();
+                return;
+            }
+            s = edges.computeIfAbsent(edge, x -> new Series());
+        }
+        s.record(nanoClock.getAsLong(), true, 0, 0, 0);
+    }
+
+    private Series series(Key k) {
         Series s = series.get(k);
         if (s == null) {
             if (series.size() >= maxKeys) {
                 dropped.increment();
-                return;
+                return null;
             }
             s = series.computeIfAbsent(k, x -> new Series());
         }
-        s.record(nanoClock.getAsLong(), success, latencyNanos);
+        return s;
     }
 
     public long droppedSeries() {
@@ -55,7 +104,7 @@ public final class RollingStats {
 
     /** The statistics of one series over the window. */
     public record Snapshot(String direction, String authority, String route, long success, long failure,
-            long[] histogram) {
+            long actualSuccess, long actualFailure, long[] histogram) {
         public long total() {
             return success + failure;
         }
@@ -80,14 +129,43 @@ public final class RollingStats {
 
     /** Every live series over the last window; series idle for a whole window are removed. */
     public List<Snapshot> snapshot() {
+        return snapshot(BUCKETS);
+    }
+
+    /**
+     * Every series with traffic over the last {@code buckets} 10-second buckets (1 to 6; the current, partial one
+     * included); series idle for the whole retained window are removed.
+     */
+    public List<Snapshot> snapshot(int buckets) {
         long now = nanoClock.getAsLong();
         List<Snapshot> out = new ArrayList<>();
         for (Map.Entry<Key, Series> e : series.entrySet()) {
-            Snapshot s = e.getValue().snapshot(now, e.getKey());
-            if (s == null) {
-                series.remove(e.getKey(), e.getValue());
-            } else {
-                out.add(s);
+            Key k = e.getKey();
+            Series.Sums sums = e.getValue().sums(now, buckets);
+            if (sums == null) {
+                series.remove(k, e.getValue());
+            } else if (sums.success + sums.failure + sums.trySuccess + sums.tryFailure > 0) {
+                out.add(new Snapshot(k.direction(), k.authority(), k.route(), sums.success, sums.failure,
+                        sums.trySuccess, sums.tryFailure, sums.hist));
+            }
+        }
+        return out;
+    }
+
+    /** One edge's requests over the window. */
+    public record EdgeSnapshot(EdgeKey edge, long requests) {
+    }
+
+    /** Every edge with traffic over the last {@code buckets} buckets; idle edges are removed. */
+    public List<EdgeSnapshot> edges(int buckets) {
+        long now = nanoClock.getAsLong();
+        List<EdgeSnapshot> out = new ArrayList<>();
+        for (Map.Entry<EdgeKey, Series> e : edges.entrySet()) {
+            Series.Sums sums = e.getValue().sums(now, buckets);
+            if (sums == null) {
+                edges.remove(e.getKey(), e.getValue());
+            } else if (sums.success > 0) {
+                out.add(new EdgeSnapshot(e.getKey(), sums.success));
             }
         }
         return out;
@@ -98,6 +176,8 @@ public final class RollingStats {
         private final long[] slot = new long[BUCKETS];
         private final long[] success = new long[BUCKETS];
         private final long[] failure = new long[BUCKETS];
+        private final long[] trySuccess = new long[BUCKETS];
+        private final long[] tryFailure = new long[BUCKETS];
         private final long[][] hist = new long[BUCKETS][BOUNDS_MS.length + 1];
         private long lastSlot = Long.MIN_VALUE;
 
@@ -105,42 +185,60 @@ public final class RollingStats {
             java.util.Arrays.fill(slot, Long.MIN_VALUE);
         }
 
-        synchronized void record(long now, boolean ok, long latencyNanos) {
+        private int slotFor(long now) {
             long s = Math.floorDiv(now, BUCKET_NANOS);
             int i = (int) Math.floorMod(s, (long) BUCKETS);
             if (slot[i] != s) {
                 slot[i] = s;
                 success[i] = 0;
                 failure[i] = 0;
+                trySuccess[i] = 0;
+                tryFailure[i] = 0;
                 java.util.Arrays.fill(hist[i], 0);
             }
+            lastSlot = s;
+            return i;
+        }
+
+        synchronized void record(long now, boolean ok, long latencyNanos, int triesOk, int triesFailed) {
+            int i = slotFor(now);
+            trySuccess[i] += triesOk;
+            tryFailure[i] += triesFailed;
             if (ok) {
                 success[i]++;
             } else {
                 failure[i]++;
             }
             hist[i][bucket(latencyNanos)]++;
-            lastSlot = s;
         }
 
-        synchronized Snapshot snapshot(long now, Key k) {
+        static final class Sums {
+            long success;
+            long failure;
+            long trySuccess;
+            long tryFailure;
+            final long[] hist = new long[BOUNDS_MS.length + 1];
+        }
+
+        /** Sums over the last {@code buckets} slots; null when idle for the whole retained window. */
+        synchronized Sums sums(long now, int buckets) {
             long current = Math.floorDiv(now, BUCKET_NANOS);
             if (lastSlot <= current - BUCKETS) {
                 return null;
             }
-            long ok = 0;
-            long bad = 0;
-            long[] h = new long[BOUNDS_MS.length + 1];
+            Sums out = new Sums();
             for (int i = 0; i < BUCKETS; i++) {
-                if (slot[i] > current - BUCKETS && slot[i] <= current) {
-                    ok += success[i];
-                    bad += failure[i];
-                    for (int j = 0; j < h.length; j++) {
-                        h[j] += hist[i][j];
+                if (slot[i] > current - buckets && slot[i] <= current) {
+                    out.success += success[i];
+                    out.failure += failure[i];
+                    out.trySuccess += trySuccess[i];
+                    out.tryFailure += tryFailure[i];
+                    for (int j = 0; j < out.hist.length; j++) {
+                        out.hist[j] += hist[i][j];
                     }
                 }
             }
-            return new Snapshot(k.direction(), k.authority(), k.route(), ok, bad, h);
+            return out;
         }
 
         static int bucket(long latencyNanos) {

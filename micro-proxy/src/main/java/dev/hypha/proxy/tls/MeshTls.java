@@ -90,9 +90,44 @@ public final class MeshTls {
             SslContext client = SslContextBuilder.forClient()
                     .sslProvider(provider).protocols(PROTOCOLS).trustManager(anchorArr)
                     .keyManager(key, chainArr).applicationProtocolConfig(alpn).build();
-            return new Credentials(id.dnsName(), notAfter, server, client);
+            return new Credentials(id.dnsName(), notAfter, server, client, new TapContext(key, chainArr, anchorArr,
+                    provider));
         } catch (Exception e) {
             throw new TlsConfigException("the certificate and key cannot be used for TLS: " + e.getMessage());
+        }
+    }
+
+    /** The tap port's server context, built once on first use. */
+    private static final class TapContext implements java.util.function.Supplier<SslContext> {
+        private final PrivateKey key;
+        private final X509Certificate[] chain;
+        private final X509Certificate[] anchors;
+        private final SslProvider provider;
+        private volatile SslContext built;
+
+        TapContext(PrivateKey key, X509Certificate[] chain, X509Certificate[] anchors, SslProvider provider) {
+            this.key = key;
+            this.chain = chain;
+            this.anchors = anchors;
+            this.provider = provider;
+        }
+
+        @Override
+        public synchronized SslContext get() {
+            if (built == null) {
+                try {
+                    built = SslContextBuilder.forServer(key, chain).sslProvider(provider).protocols(PROTOCOLS)
+                            .trustManager(anchors).clientAuth(ClientAuth.REQUIRE)
+                            .applicationProtocolConfig(new ApplicationProtocolConfig(
+                                    ApplicationProtocolConfig.Protocol.ALPN,
+                                    ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                                    ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, "h2"))
+                            .build();
+                } catch (javax.net.ssl.SSLException e) {
+                    throw new IllegalStateException("cannot build the tap port's TLS context: " + e.getMessage(), e);
+                }
+            }
+            return built;
         }
     }
 

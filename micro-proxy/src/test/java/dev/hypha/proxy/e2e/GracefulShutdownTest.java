@@ -39,6 +39,7 @@ class GracefulShutdownTest {
             pb.environment().put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + out);
             pb.environment().put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:0");
             pb.environment().put("HYPHA_PROXY_ADMIN_LISTEN_ADDR", "127.0.0.1:" + admin);
+            pb.environment().put("HYPHA_PROXY_TAP_LISTEN_ADDR", "127.0.0.1:0");
             pb.environment().put("HYPHA_PROXY_SHUTDOWN_GRACE", "10s");
             pb.redirectErrorStream(true).redirectOutput(dir.resolve("proxy.log").toFile());
             Process p = pb.start();

@@ -6,9 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.hypha.proxy.testing.Http;
 import dev.hypha.proxy.testing.HttpBackend;
 import dev.hypha.proxy.testing.Mesh;
-import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -50,16 +47,7 @@ class RollingStatsThroughMeshTest {
         return new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
     }
 
-    /** One HTTP/1.1 request with Connection: close through the outbound listener; returns the status. */
     static int get(int port, String authority, String path) throws Exception {
-        try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
-            s.setSoTimeout(10000);
-            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + authority
-                    + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            String head = new String(s.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
-            s.getInputStream().readAllBytes();
-            return Integer.parseInt(head.substring(9, 12));
-        }
+        return Http.rawGet(port, authority, path);
     }
 }

@@ -37,6 +37,7 @@ class IdentityClientTest {
         e.put(ConfigParser.OUTBOUND_LISTEN_ADDR, "127.0.0.1:0");
         e.put(ConfigParser.INBOUND_LISTEN_ADDR, "127.0.0.1:0");
         e.put(ConfigParser.ADMIN_LISTEN_ADDR, "127.0.0.1:0");
+        e.put(ConfigParser.TAP_LISTEN_ADDR, "127.0.0.1:0");
         e.put(ConfigParser.IDENTITY_ADDR, "127.0.0.1:" + controlPort);
         e.put(ConfigParser.IDENTITY_NAME, identity);
         e.put(ConfigParser.IDENTITY_TOKEN_FILE, tokenFile.toString());

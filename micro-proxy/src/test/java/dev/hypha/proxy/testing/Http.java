@@ -23,4 +23,17 @@ public final class Http {
         return CLIENT.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10))
                 .method(method, HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
+
+    /** One HTTP/1.1 request with Connection: close to {@code port} naming {@code authority}; returns the status. */
+    public static int rawGet(int port, String authority, String path) throws Exception {
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 2000);
+            s.setSoTimeout(10000);
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + authority
+                    + "\r\nConnection: close\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            String head = new String(s.getInputStream().readNBytes(12), java.nio.charset.StandardCharsets.US_ASCII);
+            s.getInputStream().readAllBytes();
+            return Integer.parseInt(head.substring(9, 12));
+        }
+    }
 }

@@ -94,6 +94,7 @@ public final class Mesh implements AutoCloseable {
         env.put(ConfigParser.OUTBOUND_LISTEN_ADDR, "127.0.0.1:0");
         env.put(ConfigParser.INBOUND_LISTEN_ADDR, "127.0.0.1:0");
         env.put(ConfigParser.ADMIN_LISTEN_ADDR, "127.0.0.1:0");
+        env.put(ConfigParser.TAP_LISTEN_ADDR, "127.0.0.1:0");
         env.put(ConfigParser.IDENTITY_CERT_FILE, id.cert().toString());
         env.put(ConfigParser.IDENTITY_KEY_FILE, id.key().toString());
         env.put(ConfigParser.TRUST_ANCHORS_FILE, id.anchors().toString());
