@@ -59,6 +59,21 @@ public interface ControlConfig {
 
     Join join();
 
+    /** Set by ControlTlsConfigSourceFactory, not by users: the control plane's own chain and key, and the anchors. */
+    Internal internal();
+
+    interface Internal {
+        Optional<Path> certFile();
+
+        Optional<Path> keyFile();
+
+        Optional<Path> trustAnchorsFile();
+    }
+
+    /** How long the control plane waits for each proxy's Stats.Get answer. */
+    @WithDefault("5s")
+    Duration statsTimeout();
+
     enum Mode { local, kubernetes }
 
     /** The cluster's DNS domain, as in {@code <svc>.<ns>.svc.<cluster-domain>}. */

@@ -25,9 +25,14 @@ import java.util.OptionalInt;
  * leaf for a key made in memory, writes the chain and key to a private temporary directory, and points
  * {@code quarkus.grpc.server.ssl.*} at them. The leaf lives as long as the issuer (a new issuer means a restart
  * of the control plane, as with a rotated Secret in Kubernetes). With {@code hypha.control.grpc-tls=false}, or no
- * issuer to sign with, the port stays plain text.
+ * issuer to sign with, the port stays plain text. The same leaf is the control plane's client certificate when it
+ * calls proxies' tap ports (made whenever there is an issuer, also with {@code grpc-tls=false}).
  */
 public final class ControlTlsConfigSourceFactory implements ConfigSourceFactory {
+    /** Set here (not by users): the control plane's own chain, key and the trust anchors, as PEM files. */
+    public static final String CLIENT_CERT = "hypha.control.internal.cert-file";
+    public static final String CLIENT_KEY = "hypha.control.internal.key-file";
+    public static final String CLIENT_ANCHORS = "hypha.control.internal.trust-anchors-file";
     private static Map<String, String> generated;
 
     @Override
@@ -46,9 +51,7 @@ public final class ControlTlsConfigSourceFactory implements ConfigSourceFactory 
             return generated;
         }
         Map<String, String> out = new HashMap<>();
-        if ("false".equalsIgnoreCase(value(ctx, "hypha.control.grpc-tls", "true"))) {
-            return generated = out;
-        }
+        boolean serveTls = !"false".equalsIgnoreCase(value(ctx, "hypha.control.grpc-tls", "true"));
         String td = value(ctx, "hypha.control.trust-domain", "cluster.local");
         String identity = value(ctx, "hypha.control.identity", "hypha-control.hypha-system.serviceaccount.identity." + td);
         String cert = value(ctx, "hypha.control.issuer.cert-file", null);
@@ -88,10 +91,16 @@ public final class ControlTlsConfigSourceFactory implements ConfigSourceFactory 
             Path keyFile = dir.resolve("tls.key");
             Files.writeString(chainFile, chain.toString());
             Files.writeString(keyFile, Pem.encode("PRIVATE KEY", kp.getPrivate().getEncoded()));
-            out.put("quarkus.grpc.server.ssl.certificate", chainFile.toString());
-            out.put("quarkus.grpc.server.ssl.key", keyFile.toString());
-            out.put("quarkus.grpc.server.plain-text", "false");
-            out.put("hypha.control.grpc-tls-identity", identity);
+            // the same certificate is the control plane's client certificate towards proxies' tap ports
+            out.put(CLIENT_CERT, chainFile.toString());
+            out.put(CLIENT_KEY, keyFile.toString());
+            out.put(CLIENT_ANCHORS, anchors);
+            if (serveTls) {
+                out.put("quarkus.grpc.server.ssl.certificate", chainFile.toString());
+                out.put("quarkus.grpc.server.ssl.key", keyFile.toString());
+                out.put("quarkus.grpc.server.plain-text", "false");
+                out.put("hypha.control.grpc-tls-identity", identity);
+            }
         } catch (Exception e) {
             System.err.println("hypha-control: cannot make the gRPC port's certificate, serving plain text: " + e);
         }

@@ -115,6 +115,16 @@ public class KubernetesSource implements ServiceSource {
         }
     }
 
+    /** The pods in the informer cache now. */
+    public List<Pod> podList() {
+        return pods == null ? List.of() : pods.getStore().list();
+    }
+
+    /** The services in the informer cache now. */
+    public List<Service> serviceList() {
+        return services == null ? List.of() : services.getStore().list();
+    }
+
     @Override
     public boolean ready() {
         return services != null && services.hasSynced() && slices.hasSynced() && pods.hasSynced()
@@ -284,7 +294,7 @@ public class KubernetesSource implements ServiceSource {
         return new Endpoint(ip, port, identity, 0, 10000, labels);
     }
 
-    static boolean meshed(Pod pod) {
+    public static boolean meshed(Pod pod) {
         List<Container> all = new ArrayList<>();
         if (pod.getSpec().getContainers() != null) {
             all.addAll(pod.getSpec().getContainers());

@@ -42,6 +42,7 @@ public class Registry implements ServiceSource {
     private final ControlConfig config;
     private final ObjectMapper json = new ObjectMapper();
     private volatile Map<String, Snapshot> services = Map.of();
+    private volatile List<dev.hypha.control.tap.ProxyPod> workloads = List.of();
     private final Map<String, List<Consumer<Snapshot>>> watchers = new ConcurrentHashMap<>();
     private ScheduledExecutorService poller;
     private String fingerprint = "";
@@ -88,8 +89,11 @@ public class Registry implements ServiceSource {
         }
         fingerprint = fp;
         Map<String, Snapshot> next;
+        List<dev.hypha.control.tap.ProxyPod> nextWorkloads;
         try {
-            next = parse(json.readTree(Files.readString(file)));
+            JsonNode root = json.readTree(Files.readString(file));
+            next = parse(root);
+            nextWorkloads = parseWorkloads(root);
         } catch (Exception ex) {
             String msg = "registry " + file + " not used, keeping the previous one: " + ex.getMessage();
             if (!msg.equals(lastError)) {
@@ -101,6 +105,7 @@ public class Registry implements ServiceSource {
         lastError = null;
         Map<String, Snapshot> prev = services;
         services = next;
+        workloads = nextWorkloads;
         LOG.infof("registry %s: %d service port(s)", file, next.size());
         for (Map.Entry<String, List<Consumer<Snapshot>>> w : watchers.entrySet()) {
             Snapshot before = lookup(prev, w.getKey());
@@ -158,6 +163,48 @@ public class Registry implements ServiceSource {
             out.put(authority, new Snapshot(true, List.copyOf(eps), List.copyOf(opaque), profile));
         }
         return out;
+    }
+
+    /**
+     * The registry's workloads (for tap and stats): each a pod of a namespace and owner, with its proxy's identity
+     * and tap address and the addresses it serves on.
+     */
+    static List<dev.hypha.control.tap.ProxyPod> parseWorkloads(JsonNode root) {
+        List<dev.hypha.control.tap.ProxyPod> out = new ArrayList<>();
+        int i = 0;
+        for (JsonNode w : root.path("workloads")) {
+            String where = "workloads[" + i++ + "]";
+            String ns = w.path("namespace").asText("");
+            String kind = w.path("kind").asText("deployment");
+            String name = w.path("name").asText("");
+            String pod = w.path("pod").asText(name);
+            if (ns.isEmpty() || name.isEmpty()) {
+                throw new IllegalArgumentException(where + ": \"namespace\" and \"name\" are required");
+            }
+            if (!dev.hypha.control.tap.Selection.KINDS.contains(kind) || kind.equals("namespace")
+                    || kind.equals("service") || kind.equals("pod")) {
+                throw new IllegalArgumentException(where + ": kind '" + kind + "' is not valid: expected deployment, "
+                        + "statefulset or daemonset");
+            }
+            List<String> addrs = new ArrayList<>();
+            for (JsonNode a : w.path("addresses")) {
+                addrs.add(a.asText());
+            }
+            String identity = w.hasNonNull("identity") ? w.get("identity").asText() : null;
+            String tap = w.hasNonNull("tapAddress") ? w.get("tapAddress").asText() : null;
+            out.add(new dev.hypha.control.tap.ProxyPod(ns, pod, kind, name, identity, tap, addrs, Map.of()));
+        }
+        return List.copyOf(out);
+    }
+
+    /** The workloads of the registry now. */
+    public List<dev.hypha.control.tap.ProxyPod> workloads() {
+        return workloads;
+    }
+
+    /** The services of the registry now, by authority. */
+    public Map<String, Snapshot> services() {
+        return services;
     }
 
     private static Snapshot lookup(Map<String, Snapshot> services, String authority) {

@@ -105,7 +105,20 @@ public final class Taps {
         if (f.getAuthoritiesCount() > 0 && !authorityMatches(f.getAuthoritiesList(), r.authority())) {
             return false;
         }
-        return f.getDestinationAddressesCount() == 0 || f.getDestinationAddressesList().contains(r.destination());
+        return f.getDestinationAddressesCount() == 0 || destinationMatches(f.getDestinationAddressesList(),
+                r.destination());
+    }
+
+    /** An entry "ip:port" matches that address; a bare "ip" matches any port of it. */
+    private static boolean destinationMatches(List<String> wanted, String destination) {
+        int colon = destination.lastIndexOf(':');
+        String host = colon > 0 ? destination.substring(0, colon) : destination;
+        for (String w : wanted) {
+            if (w.equals(destination) || w.equals(host)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean authorityMatches(List<String> wanted, String authority) {
