@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
 @Command(name = "hypha", mixinStandardHelpOptions = true, versionProvider = Hypha.Version.class,
         description = "Hypha, a lightweight service mesh for Kubernetes.",
         subcommands = {InstallCommand.class, UninstallCommand.class, InjectCommand.class, CheckCommand.class,
-            VersionCommand.class})
+            StatsCommands.Stat.class, StatsCommands.Routes.class, StatsCommands.Edges.class, TapCommands.Tap.class,
+            TapCommands.Top.class, VersionCommand.class})
 public final class Hypha implements Runnable {
     public static final int OK = 0;
     public static final int FAILED = 1;

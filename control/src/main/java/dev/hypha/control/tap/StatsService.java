@@ -34,8 +34,11 @@ public class StatsService extends StatsGrpc.StatsImplBase {
     private final Authorizer authorizer;
     private final ProxyClients proxies;
     private final ControlConfig config;
+    private final dev.hypha.control.destination.ServiceSource services;
 
-    public StatsService(WorkloadSource workloads, Authorizer authorizer, ProxyClients proxies, ControlConfig config) {
+    public StatsService(WorkloadSource workloads, Authorizer authorizer, ProxyClients proxies, ControlConfig config,
+            dev.hypha.control.destination.ServiceSource services) {
+        this.services = services;
         this.workloads = workloads;
         this.authorizer = authorizer;
         this.proxies = proxies;
@@ -131,6 +134,7 @@ public class StatsService extends StatsGrpc.StatsImplBase {
                 }
             }
             w.setMeshedPods(meshed);
+            addIdleRoutes(series);
             series.values().forEach(w::addSeries);
             edges.values().forEach(w::addEdges);
             resp.addWorkloads(w);
@@ -166,6 +170,32 @@ public class StatsService extends StatsGrpc.StatsImplBase {
             f.completeExceptionally(e);
         }
         return f;
+    }
+
+    /**
+     * Routes of the ServiceProfiles of the authorities seen, with no traffic in the window, as zero rows: a route
+     * that gets no requests is something to see too.
+     */
+    private void addIdleRoutes(Map<String, Series.Builder> series) {
+        Map<String, dev.hypha.api.v1.Direction> seen = new LinkedHashMap<>();
+        for (Series.Builder s : series.values()) {
+            seen.putIfAbsent(s.getDirection() + "|" + s.getAuthority(), s.getDirection());
+        }
+        for (var e : seen.entrySet()) {
+            String authority = e.getKey().substring(e.getKey().indexOf('|') + 1);
+            if (!authority.matches("[A-Za-z0-9.-]+:[0-9]{1,5}")) {
+                continue;
+            }
+            var profile = services.get(authority).profile();
+            if (profile == null) {
+                continue;
+            }
+            for (var route : profile.getRoutesList()) {
+                String key = e.getValue() + "|" + authority + "|" + route.getName();
+                series.putIfAbsent(key, Series.newBuilder().setDirection(e.getValue()).setAuthority(authority)
+                        .setRoute(route.getName()));
+            }
+        }
     }
 
     static void add(Series.Builder sum, Series s) {
