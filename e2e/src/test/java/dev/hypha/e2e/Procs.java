@@ -141,6 +141,21 @@ final class Procs implements AutoCloseable {
         return f.toString();
     }
 
+    /** SIGTERM to every process (they drain and exit), then SIGKILL to any still running after 10 s. */
+    void stopGracefully() throws InterruptedException {
+        for (Process p : started) {
+            p.destroy();
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        for (Process p : started) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0 || !p.waitFor(left, TimeUnit.NANOSECONDS)) {
+                p.destroyForcibly();
+                p.waitFor(5, TimeUnit.SECONDS);
+            }
+        }
+    }
+
     @Override
     public void close() throws Exception {
         for (Process p : started) {
