@@ -52,7 +52,7 @@ final class ControlConnection implements AutoCloseable {
     }
 
     static Path localContextPath() {
-        String env = System.getenv("HYPHA_LOCAL_CONTEXT");
+        String env = System.getProperty("hypha.local-context", System.getenv("HYPHA_LOCAL_CONTEXT"));
         return env != null && !env.isBlank() ? Path.of(env)
                 : Path.of(System.getProperty("user.home"), ".hypha", "local.json");
     }

@@ -245,7 +245,7 @@ final class Render {
                 if (e.getDirection() == Direction.OUTBOUND) {
                     Map<String, String> l = e.getPeerLabelsMap();
                     String dst = l.getOrDefault("owner_name", l.getOrDefault("pod", e.getPeerAddress()));
-                    row = new ArrayList<>(List.of(self, dst, selfNs, l.getOrDefault("namespace", ""),
+                    row = new ArrayList<>(List.of(self, dst, selfNs, l.getOrDefault("namespace", "-"),
                             e.getSecured() ? "√" : "×"));
                 } else {
                     if (e.getSecured() && selectedIds.contains(e.getClientIdentity())) {
@@ -253,7 +253,7 @@ final class Render {
                     }
                     String src = e.getSecured() ? identityName(e.getClientIdentity()) : e.getPeerAddress();
                     row = new ArrayList<>(List.of(src, self, e.getSecured() ? identityNamespace(e.getClientIdentity())
-                            : "", selfNs, e.getSecured() ? "√" : "×"));
+                            : "-", selfNs, e.getSecured() ? "√" : "×"));
                 }
                 if (wide) {
                     row.add(e.getClientIdentity().isEmpty() ? "-" : e.getClientIdentity());
