@@ -82,17 +82,25 @@ final class Render {
     }
 
     /** Rows under a header: printed as a table, or as JSON (an array of objects keyed by lower-case column). */
-    record Tab(List<String> header, List<List<String>> rows) {
+    record Tab(List<String> header, List<List<String>> rows, List<Map<String, Long>> counts) {
+        Tab(List<String> header, List<List<String>> rows) {
+            this(header, rows, null);
+        }
+
         String text() {
             return table(header, rows);
         }
 
         String json() {
             var arr = JSON.createArrayNode();
-            for (List<String> r : rows) {
+            for (int n = 0; n < rows.size(); n++) {
+                List<String> r = rows.get(n);
                 ObjectNode o = arr.addObject();
                 for (int i = 0; i < header.size(); i++) {
                     o.put(header.get(i).toLowerCase(Locale.ROOT).replace(' ', '_'), r.get(i));
+                }
+                if (counts != null) {
+                    counts.get(n).forEach(o::put); // the exact numbers behind the rounded columns, for scripts
                 }
             }
             try {
@@ -132,6 +140,18 @@ final class Render {
         return sb.toString();
     }
 
+    /** The exact numbers of a row, beside its rounded columns in JSON output. */
+    static Map<String, Long> counts(Totals t, int windowSeconds) {
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put("requests", t.total());
+        m.put("successes", t.success);
+        m.put("failures", t.failure);
+        m.put("actual_requests", t.actualSuccess + t.actualFailure);
+        m.put("actual_failures", t.actualFailure);
+        m.put("window_seconds", (long) windowSeconds);
+        return m;
+    }
+
     // ---- stat ----
 
     /**
@@ -145,6 +165,7 @@ final class Render {
             header.add(0, "NAMESPACE");
         }
         List<List<String>> rows = new ArrayList<>();
+        List<Map<String, Long>> counts = new ArrayList<>();
         List<WorkloadStats> ws = new ArrayList<>(r.getWorkloadsList());
         ws.sort(java.util.Comparator.comparing((WorkloadStats w) -> w.getResource().getNamespace())
                 .thenComparing(w -> w.getResource().getName()));
@@ -164,8 +185,9 @@ final class Render {
                 row.add(0, w.getResource().getNamespace());
             }
             rows.add(row);
+            counts.add(counts(t, r.getWindowSeconds()));
         }
-        return new Tab(header, rows);
+        return new Tab(header, rows, counts);
     }
 
     // ---- routes ----
@@ -206,6 +228,7 @@ final class Render {
                     "LATENCY_P50", "LATENCY_P95", "LATENCY_P99")
                 : List.of("ROUTE", "SERVICE", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99");
         List<List<String>> out = new ArrayList<>();
+        List<Map<String, Long>> counts = new ArrayList<>();
         int win = r.getWindowSeconds();
         var b = r.getLatencyBoundsMsList();
         for (var e : rows.entrySet()) {
@@ -218,8 +241,9 @@ final class Render {
                         latency(t.hist, b, 0.95), latency(t.hist, b, 0.99))
                     : List.of(k[0], k[1], percent(t.success, t.total()), rps(t.total(), win), latency(t.hist, b, 0.5),
                         latency(t.hist, b, 0.95), latency(t.hist, b, 0.99)));
+            counts.add(counts(t, win));
         }
-        return new Tab(header, out);
+        return new Tab(header, out, counts);
     }
 
     // ---- edges ----

@@ -347,12 +347,17 @@ public final class Demo {
 
     /** The context the CLI's --local reads: where the control plane is, how to trust it, the local token. */
     private void writeContext(int grpc) throws Exception {
-        Path token = dir.resolve("state/cli-token");
+        writeContext(context, dir.resolve("state"), grpc);
+    }
+
+    /** Writes a local context for the control plane on {@code grpc} whose state directory is {@code state}. */
+    static void writeContext(Path context, Path state, int grpc) throws Exception {
+        Path token = state.resolve("cli-token");
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (!Files.exists(token) && System.nanoTime() < deadline) {
             Thread.sleep(50);
         }
-        String anchors = Files.readString(dir.resolve("state/root.crt"));
+        String anchors = Files.readString(state.resolve("root.crt"));
         Files.createDirectories(context.toAbsolutePath().getParent());
         Files.writeString(context, "{\"controlAddress\": \"127.0.0.1:" + grpc + "\",\n \"controlIdentity\": "
                 + "\"hypha-control.hypha-system.serviceaccount.identity.cluster.local\",\n \"trustAnchors\": \""
@@ -364,20 +369,9 @@ public final class Demo {
 
     /** Runs {@code hypha <args> --local} as a user would; returns its output (stderr included). */
     String cli(String... args) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar",
-                Procs.ROOT.resolve("cli/target/hypha-cli.jar").toString()));
-        cmd.addAll(List.of(args));
-        cmd.add("--local");
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().put("HYPHA_LOCAL_CONTEXT", context.toString());
-        Process p = pb.start();
-        String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-        }
-        return text;
+        String[] all = java.util.Arrays.copyOf(args, args.length + 1);
+        all[args.length] = "--local";
+        return Procs.cli(context, all).out();
     }
 
     private String lastStat = "";

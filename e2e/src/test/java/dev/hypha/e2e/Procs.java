@@ -1,5 +1,7 @@
 package dev.hypha.e2e;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
+
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -139,6 +141,29 @@ final class Procs implements AutoCloseable {
         Path f = dir.resolve(identity + ".token");
         Files.writeString(f, r.body().trim());
         return f.toString();
+    }
+
+    static final Path CLI = ROOT.resolve("cli/target/hypha-cli.jar");
+
+    /** The CLI's output (stderr included) and exit code. */
+    record CliRun(int code, String out) {
+    }
+
+    /** Runs {@code hypha <args>} as a user would, with the local context {@code context}. */
+    static CliRun cli(Path context, String... args) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", CLI.toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("HYPHA_LOCAL_CONTEXT", context.toString());
+        Process p = pb.start();
+        String text = new String(p.getInputStream().readAllBytes(), UTF_8);
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("hypha " + String.join(" ", args) + " did not end in 60 s:\n" + text);
+        }
+        return new CliRun(p.exitValue(), text);
     }
 
     /** SIGTERM to every process (they drain and exit), then SIGKILL to any still running after 10 s. */

@@ -1,0 +1,287 @@
+package dev.hypha.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpServer;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The visibility path end to end, with the real binaries: control plane (local mode) → proxies' tap ports → the
+ * CLI. A known load — 40 requests on GET /items/{id} of which 10 fail, 20 on a 30 ms GET /slow, 5 unmatched — must
+ * come back from {@code hypha routes} and {@code hypha stat} as exact counts and success rates over the window, with
+ * latency percentiles within one histogram bucket of the latencies the client measured; {@code hypha tap} must show
+ * live requests with their fields; a caller with the wrong token is refused.
+ */
+class VisibilityTest {
+    static final String NS = "t";
+    static final String SVC = "items." + NS + ".svc.cluster.local:8080";
+    static final String CLIENT_ID = "client." + NS + ".serviceaccount.identity.cluster.local";
+    static final String SERVER_ID = "server." + NS + ".serviceaccount.identity.cluster.local";
+    static final long[] BOUNDS = {1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000};
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void knownLoadComesBackExactlyAndTapShowsLiveRequests() throws Exception {
+        System.setProperty("jdk.httpclient.allowRestrictedHeaders", "host");
+        HttpServer app = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
+        app.setExecutor(Executors.newFixedThreadPool(8));
+        app.createContext("/", ex -> {
+            String p = ex.getRequestURI().getPath();
+            int status = p.startsWith("/items/") && p.endsWith("f") ? 500 : 200;
+            if (p.equals("/slow")) {
+                try {
+                    Thread.sleep(30);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            byte[] b = ("item " + p).getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(status, b.length);
+            ex.getResponseBody().write(b);
+            ex.close();
+        });
+        app.start();
+        int[] ports = Procs.freePorts(10);
+        int grpc = ports[0];
+        int admin = ports[1];
+        int[] client = {ports[2], ports[3], ports[4], ports[5]}; // in, out, admin, tap
+        int[] server = {ports[6], ports[7], ports[8], ports[9]};
+        Files.writeString(dir.resolve("registry.json"), "{\"services\": {\"" + SVC + "\": {\"endpoints\": [{"
+                + "\"address\": \"127.0.0.1:" + app.getAddress().getPort() + "\", \"identity\": \"" + SERVER_ID
+                + "\", \"proxyPort\": " + server[0] + ", \"labels\": {\"pod\": \"server-0\", \"namespace\": \"" + NS
+                + "\", \"owner_kind\": \"deployment\", \"owner_name\": \"server\"}}],"
+                + " \"profile\": {\"routes\": [{\"name\": \"GET /items/{id}\", \"condition\": {\"all\": [{\"method\": "
+                + "\"GET\"}, {\"pathRegex\": \"/items/[^/]+\"}]}}, {\"name\": \"GET /slow\", \"condition\": "
+                + "{\"pathRegex\": \"/slow\"}}]}}},\n \"workloads\": ["
+                + "{\"namespace\": \"" + NS + "\", \"name\": \"client\", \"pod\": \"client-0\", \"identity\": \""
+                + CLIENT_ID + "\", \"tapAddress\": \"127.0.0.1:" + client[3] + "\"},"
+                + "{\"namespace\": \"" + NS + "\", \"name\": \"server\", \"pod\": \"server-0\", \"identity\": \""
+                + SERVER_ID + "\", \"tapAddress\": \"127.0.0.1:" + server[3] + "\", \"addresses\": [\"127.0.0.1:"
+                + app.getAddress().getPort() + "\"]}]}");
+        Path context = dir.resolve("local.json");
+        try (Procs procs = new Procs(dir)) {
+            Process control = procs.java("control", Procs.CONTROL, Map.of(
+                    "QUARKUS_HTTP_PORT", Integer.toString(admin), "QUARKUS_HTTP_HOST", "127.0.0.1",
+                    "QUARKUS_GRPC_SERVER_PORT", Integer.toString(grpc), "QUARKUS_GRPC_SERVER_HOST", "127.0.0.1",
+                    "HYPHA_CONTROL_STATE_DIR", dir.resolve("state").toString(),
+                    "HYPHA_CONTROL_REGISTRY_FILE", dir.resolve("registry.json").toString()));
+            procs.awaitOk("http://127.0.0.1:" + admin + "/ready", "control", control, 60);
+            List<Process> proxies = new ArrayList<>();
+            for (Object[] w : new Object[][] {{"client", CLIENT_ID, client}, {"server", SERVER_ID, server}}) {
+                int[] p = (int[]) w[2];
+                Map<String, String> e = Procs.proxyEnv(dir, grpc, (String) w[1],
+                        Procs.joinToken(dir, admin, (String) w[1], "1h"), p[2]);
+                e.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + p[0]);
+                e.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + p[1]);
+                e.put("HYPHA_PROXY_TAP_LISTEN_ADDR", "127.0.0.1:" + p[3]);
+                e.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpc);
+                proxies.add(procs.java("proxy-" + w[0], Procs.PROXY, e));
+            }
+            procs.awaitOk("http://127.0.0.1:" + client[2] + "/ready", "proxy-client", proxies.get(0), 60);
+            procs.awaitOk("http://127.0.0.1:" + server[2] + "/ready", "proxy-server", proxies.get(1), 60);
+            Demo.writeContext(context, dir.resolve("state"), grpc);
+
+            // the profile must be in force before the counted load: a warm-up request, then wait until the
+            // server's proxy classifies it by route (it learns the profile asynchronously)
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (true) {
+                get(client[1], "/warmup");
+                JsonNode r = json(Procs.cli(context, "routes", "deploy/server", "-n", NS, "--local", "-o", "json"));
+                if (row(r, "route", "GET /slow") != null) {
+                    break;
+                }
+                assertTrue(System.nanoTime() < deadline, "the profile's routes never showed: " + r);
+                Thread.sleep(200);
+            }
+            JsonNode before = json(Procs.cli(context, "routes", "deploy/server", "-n", NS, "--local", "-o", "json"));
+            long defaultBefore = row(before, "route", "[DEFAULT]").path("requests").asLong();
+
+            List<Long> slowMicros = new ArrayList<>();
+            for (int i = 0; i < 40; i++) {
+                assertEquals(i % 4 == 0 ? 500 : 200, get(client[1], "/items/" + i + (i % 4 == 0 ? "f" : "")));
+            }
+            for (int i = 0; i < 20; i++) {
+                long t0 = System.nanoTime();
+                assertEquals(200, get(client[1], "/slow"));
+                slowMicros.add((System.nanoTime() - t0) / 1000);
+            }
+            for (int i = 0; i < 5; i++) {
+                assertEquals(200, get(client[1], "/other/" + i));
+            }
+
+            // routes: the server's side (inbound) and the client's side towards the service (outbound)
+            JsonNode in = json(Procs.cli(context, "routes", "deploy/server", "-n", NS, "--local", "-o", "json"));
+            JsonNode out = json(Procs.cli(context, "routes", "deploy/client", "-n", NS, "--to", "svc/items",
+                    "--local", "-o", "json"));
+            for (JsonNode t : List.of(in, out)) {
+                JsonNode items = row(t, "route", "GET /items/{id}");
+                assertNotNull(items, t.toString());
+                assertEquals(40, items.path("requests").asLong(), t.toString());
+                assertEquals(10, items.path("failures").asLong(), t.toString());
+                assertEquals("75.00%", items.path("success").asText());
+                assertEquals("0.7rps", items.path("rps").asText(), "40 requests over the 60 s window");
+                JsonNode slow = row(t, "route", "GET /slow");
+                assertEquals(20, slow.path("requests").asLong(), t.toString());
+                assertEquals(0, slow.path("failures").asLong());
+                assertEquals("100.00%", slow.path("success").asText());
+                withinOneBucket(slow.path("latency_p50").asText(), percentile(slowMicros, 0.5));
+                withinOneBucket(slow.path("latency_p99").asText(), percentile(slowMicros, 0.99));
+            }
+            assertEquals(defaultBefore + 5, row(in, "route", "[DEFAULT]").path("requests").asLong(), in.toString());
+            assertEquals("items", row(in, "route", "GET /items/{id}").path("service").asText());
+
+            // stat: everything the server served in the window, exactly
+            JsonNode stat = json(Procs.cli(context, "stat", "deploy", "-n", NS, "--local", "-o", "json"));
+            JsonNode srv = row(stat, "name", "server");
+            long total = srv.path("requests").asLong();
+            assertEquals(defaultBefore + 65, total, stat.toString());
+            assertEquals(10, srv.path("failures").asLong());
+            assertEquals("1/1", srv.path("meshed").asText());
+            assertEquals(String.format(java.util.Locale.ROOT, "%.2f%%", 100.0 * (total - 10) / total),
+                    srv.path("success").asText());
+            assertEquals("1/1", row(stat, "name", "client").path("meshed").asText());
+            assertEquals(0, row(stat, "name", "client").path("requests").asLong(), "the client serves nothing");
+
+            // edges: client → server over mTLS, both identities
+            Procs.CliRun edges = Procs.cli(context, "edges", "deploy", "-n", NS, "--local", "-o", "wide");
+            assertTrue(edges.out().lines().anyMatch(l -> l.matches("client\\s+server\\s+t\\s+t\\s+√\\s+"
+                    + CLIENT_ID.replace(".", "\\.") + "\\s+" + SERVER_ID.replace(".", "\\.") + "\\s*")), edges.out());
+
+            // tap: live requests, while traffic flows
+            AtomicBoolean stop = new AtomicBoolean();
+            Thread load = new Thread(() -> {
+                int i = 0;
+                while (!stop.get()) {
+                    try {
+                        get(client[1], "/items/tap" + i++);
+                        Thread.sleep(50);
+                    } catch (Exception e) {
+                        return;
+                    }
+                }
+            });
+            load.start();
+            Procs.CliRun tap;
+            try {
+                tap = Procs.cli(context, "tap", "deploy/server", "-n", NS, "--path", "/items/tap", "--local", "-o",
+                        "json", "--duration", "4s");
+            } finally {
+                stop.set(true);
+                load.join();
+            }
+            assertEquals(0, tap.code(), tap.out());
+            List<JsonNode> events = new ArrayList<>();
+            for (String l : tap.out().split("\n")) {
+                if (l.startsWith("{")) {
+                    events.add(JSON.readTree(l));
+                }
+            }
+            JsonNode req = events.stream().filter(e -> e.has("requestInit")).findFirst().orElseThrow(
+                    () -> new AssertionError("no request event in:\n" + tap.out()));
+            assertEquals("inbound", req.path("direction").asText());
+            assertEquals(NS + "/server-0", req.path("proxy").asText());
+            assertTrue(req.path("tls").asBoolean());
+            assertEquals(CLIENT_ID, req.path("clientId").asText());
+            assertEquals(SERVER_ID, req.path("serverId").asText());
+            assertEquals("GET /items/{id}", req.path("route").asText());
+            assertEquals("GET", req.path("requestInit").path("method").asText());
+            assertEquals(SVC, req.path("requestInit").path("authority").asText());
+            assertTrue(req.path("requestInit").path("path").asText().startsWith("/items/tap"));
+            long id = req.path("requestInit").path("id").asLong();
+            assertTrue(events.stream().anyMatch(e -> e.path("responseInit").path("id").asLong(-1) == id
+                    && e.path("responseInit").path("httpStatus").asInt() == 200), tap.out());
+            assertTrue(events.stream().anyMatch(e -> e.path("responseEnd").path("id").asLong(-1) == id
+                    && e.path("responseEnd").path("responseBytes").asLong() > 0
+                    && e.path("responseEnd").path("success").asBoolean()), tap.out());
+
+            // refused: a caller who does not hold the local token
+            Path wrongToken = dir.resolve("wrong-token");
+            Files.writeString(wrongToken, "guess");
+            Path wrong = dir.resolve("wrong.json");
+            Files.writeString(wrong, Files.readString(context).replace(dir.resolve("state/cli-token").toString(),
+                    wrongToken.toString()));
+            Procs.CliRun refused = Procs.cli(wrong, "tap", "deploy/server", "-n", NS, "--local", "--duration", "2s");
+            assertEquals(1, refused.code(), refused.out());
+            assertTrue(refused.out().contains("the token is not this control plane's local token"), refused.out());
+            // and a resource that does not exist
+            Procs.CliRun missing = Procs.cli(context, "stat", "deploy/nope", "-n", NS, "--local");
+            assertEquals(1, missing.code(), missing.out());
+            assertTrue(missing.out().contains("deployment nope not found in namespace t"), missing.out());
+        } finally {
+            app.stop(0);
+        }
+    }
+
+    static int get(int outbound, String path) throws Exception {
+        return Procs.HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + outbound + path))
+                .header("Host", SVC).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.discarding())
+                .statusCode();
+    }
+
+    static JsonNode json(Procs.CliRun r) throws Exception {
+        assertEquals(0, r.code(), r.out());
+        return JSON.readTree(r.out().substring(r.out().indexOf('[')));
+    }
+
+    static JsonNode row(JsonNode rows, String key, String value) {
+        for (JsonNode n : rows) {
+            if (n.path(key).asText().equals(value)) {
+                return n;
+            }
+        }
+        return null;
+    }
+
+    static long percentile(List<Long> micros, double q) {
+        List<Long> s = new ArrayList<>(micros);
+        Collections.sort(s);
+        return s.get((int) Math.max(0, Math.ceil(q * s.size()) - 1));
+    }
+
+    /** Index of the bucket holding {@code micros} (upper bounds in ms, inclusive). */
+    static int bucket(long micros) {
+        for (int i = 0; i < BOUNDS.length; i++) {
+            if (micros <= BOUNDS[i] * 1000) {
+                return i;
+            }
+        }
+        return BOUNDS.length;
+    }
+
+    /**
+     * The reported percentile ("40ms": a bucket's upper bound) is the bucket holding the true value, or its
+     * neighbour (the proxies measure head to head, a little less than the client does).
+     */
+    static void withinOneBucket(String reported, long trueMicros) {
+        assertTrue(reported.endsWith("ms"), reported);
+        long ms = Long.parseLong(reported.replace("ms", ""));
+        int got = java.util.Arrays.binarySearch(BOUNDS, ms);
+        assertTrue(got >= 0, "not a bucket bound: " + reported);
+        int want = bucket(trueMicros);
+        assertTrue(Math.abs(got - want) <= 1, "reported " + reported + ", true value " + trueMicros + " µs (bucket "
+                + (want < BOUNDS.length ? BOUNDS[want] + "ms" : "above") + ")");
+    }
+}
