@@ -70,6 +70,10 @@ public interface ControlConfig {
         Optional<Path> trustAnchorsFile();
     }
 
+    /** The port proxies serve tap and stats on, in Kubernetes mode (at each pod's IP). */
+    @WithDefault("4190")
+    int proxyTapPort();
+
     /** How long the control plane waits for each proxy's Stats.Get answer. */
     @WithDefault("5s")
     Duration statsTimeout();

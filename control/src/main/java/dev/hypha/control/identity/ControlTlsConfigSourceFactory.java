@@ -34,6 +34,7 @@ public final class ControlTlsConfigSourceFactory implements ConfigSourceFactory 
     public static final String CLIENT_KEY = "hypha.control.internal.key-file";
     public static final String CLIENT_ANCHORS = "hypha.control.internal.trust-anchors-file";
     private static Map<String, String> generated;
+    private static String generatedFor;
 
     @Override
     public Iterable<org.eclipse.microprofile.config.spi.ConfigSource> getConfigSources(ConfigSourceContext ctx) {
@@ -47,9 +48,14 @@ public final class ControlTlsConfigSourceFactory implements ConfigSourceFactory 
     }
 
     private static synchronized Map<String, String> settings(ConfigSourceContext ctx) {
-        if (generated != null) {
+        // made once per issuer (a process has one; tests start several applications with different issuers)
+        String inputs = value(ctx, "hypha.control.grpc-tls", "true") + "|" + value(ctx, "hypha.control.issuer.cert-file", "")
+                + "|" + value(ctx, "hypha.control.issuer.key-file", "") + "|"
+                + value(ctx, "hypha.control.issuer.trust-anchors-file", "") + "|" + value(ctx, "hypha.control.state-dir", "");
+        if (generated != null && inputs.equals(generatedFor)) {
             return generated;
         }
+        generatedFor = inputs;
         Map<String, String> out = new HashMap<>();
         boolean serveTls = !"false".equalsIgnoreCase(value(ctx, "hypha.control.grpc-tls", "true"));
         String td = value(ctx, "hypha.control.trust-domain", "cluster.local");

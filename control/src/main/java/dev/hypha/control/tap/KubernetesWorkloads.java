@@ -16,11 +16,10 @@ import java.util.Set;
 /**
  * Kubernetes mode's workloads, from the informer caches the destination service already keeps: a pod's owner is
  * its controller (a ReplicaSet named {@code <deployment>-<pod-template-hash>} counts as that Deployment); a meshed
- * pod (a container named hypha-proxy) is tapped at {@code <pod IP>:4190}; a service's pods are those its selector
+ * pod (a container named hypha-proxy) is tapped at {@code <pod IP>:<proxy-tap-port>} (4190); a service's pods are those its selector
  * matches.
  */
 final class KubernetesWorkloads implements WorkloadSource {
-    static final int TAP_PORT = 4190;
     private final KubernetesSource source;
     private final ControlConfig config;
 
@@ -69,7 +68,7 @@ final class KubernetesWorkloads implements WorkloadSource {
         boolean meshed = KubernetesSource.meshed(p) && ip != null;
         return new ProxyPod(ns, p.getMetadata().getName(), kind, owner,
                 meshed ? sa + "." + ns + ".serviceaccount.identity." + config.trustDomain() : null,
-                meshed ? (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + TAP_PORT : null,
+                meshed ? (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + config.proxyTapPort() : null,
                 ip == null ? List.of() : List.of(ip), labels);
     }
 
