@@ -10,7 +10,14 @@ import java.net.InetSocketAddress;
  * when it proved one.
  */
 public record ConnContext(Direction direction, InetSocketAddress client, HostPort origDst, PeerIdentity clientId,
-        boolean viaMeshHttp1) {
+        boolean viaMeshHttp1, String clientIp) {
+
+    /** The client's IP as text is made once per connection (statistics name inbound peers by it per request). */
+    public ConnContext(Direction direction, InetSocketAddress client, HostPort origDst, PeerIdentity clientId,
+            boolean viaMeshHttp1) {
+        this(direction, client, origDst, clientId, viaMeshHttp1,
+                client == null || client.getAddress() == null ? "" : client.getAddress().getHostAddress());
+    }
 
     public enum Direction {
         INBOUND("inbound"), OUTBOUND("outbound");

@@ -798,7 +798,7 @@ public final class Exchange {
                     ep != null ? ep.labels() : null));
         } else if (conn.client() != null) {
             cx.metrics().stats.recordEdge(new dev.hypha.proxy.metrics.RollingStats.EdgeKey("inbound",
-                    conn.client().getAddress().getHostAddress(), clientId(), conn.meshed(), null));
+                    conn.clientIp(), clientId(), conn.meshed(), null));
         }
     }
 
@@ -808,8 +808,7 @@ public final class Exchange {
         boolean out = conn.direction() == ConnContext.Direction.OUTBOUND;
         String dst = target == null ? "" : target.endpoint() != null ? target.endpoint().addressText()
                 : target.address().toString();
-        String src = conn.client() == null ? "" : conn.client().getAddress().getHostAddress() + ":"
-                + conn.client().getPort();
+        String src = conn.client() == null ? "" : conn.clientIp() + ":" + conn.client().getPort();
         java.util.Map<String, String> labels = target != null && target.endpoint() != null
                 && target.endpoint().labels() != null ? target.endpoint().labels() : java.util.Map.of();
         String path = head.uri();
