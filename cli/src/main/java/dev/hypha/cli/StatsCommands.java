@@ -10,28 +10,15 @@ import io.grpc.stub.ClientCalls;
 import java.io.PrintWriter;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code hypha stat}, {@code routes} and {@code edges}: one Stats.Get through the control plane, one table. */
 final class StatsCommands {
     private StatsCommands() {
     }
 
-    /** What the three share: the resource, the window, the format, the call. */
-    abstract static class Base implements java.util.concurrent.Callable<Integer> {
-        @Spec
-        picocli.CommandLine.Model.CommandSpec spec;
-
-        @Mixin
-        VizOptions viz;
-
-        @Parameters(index = "0", paramLabel = "RESOURCE",
-                description = "kind[/name]: deploy/web, deploy, sts/db, ds/agent, po/web-0, svc/books, ns/demo")
-        String resource;
-
+    /** What the three share: the window, the format, the call. */
+    abstract static class Base extends VizCommand {
         @Option(names = "--window", paramLabel = "DURATION", defaultValue = "1m",
                 description = "how far back: 10s to 1m in steps of 10s (default: ${DEFAULT-VALUE})")
         String window;
@@ -47,10 +34,8 @@ final class StatsCommands {
 
         @Override
         public Integer call() {
-            if (output != null && !output.equals("wide") && !output.equals("json")) {
-                throw new Hypha.UserException("-o " + output + " is not a format: expected wide or json", Hypha.USAGE);
-            }
-            Resource target = ResourceArg.parse(resource, viz.namespace, viz.allNamespaces);
+            checkFormat(output);
+            Resource target = target();
             StatsRequest req = StatsRequest.newBuilder().setTarget(target).setTo(to())
                     .setWindowSeconds(windowSeconds(window)).build();
             StatsResponse r;
@@ -85,18 +70,21 @@ final class StatsCommands {
                 + "last minute in 10-second buckets)", Hypha.USAGE);
     }
 
-    @Command(name = "stat", description = "Success rate, request rate and latency of meshed resources, from the "
-            + "proxies' own statistics (no Prometheus needed).")
-    static final class Stat extends Base {
-        @Option(names = "--to", paramLabel = "RESOURCE", description = "only traffic the resource sends to this service "
-                + "(svc/<name>)")
+    /** stat and routes: what the resource sends to a service, instead of what it serves. */
+    abstract static class WithTo extends Base {
+        @Option(names = "--to", paramLabel = "RESOURCE", description = "only the traffic the resource sends to this "
+                + "service (svc/<name>)")
         String toArg;
 
         @Override
         Resource to() {
             return toArg == null ? Resource.getDefaultInstance() : ResourceArg.parse(toArg, viz.namespace, false);
         }
+    }
 
+    @Command(name = "stat", description = "Success rate, request rate and latency of meshed resources, from the "
+            + "proxies' own statistics (no Prometheus needed).")
+    static final class Stat extends WithTo {
         @Override
         String render(StatsResponse r, boolean wide) {
             return format(Render.stat(r, viz.allNamespaces, toArg != null));
@@ -105,16 +93,7 @@ final class StatsCommands {
 
     @Command(name = "routes", description = "Per-route success rate, request rate and latency (ServiceProfile routes "
             + "and [DEFAULT]) of the traffic a resource serves, or sends to --to.")
-    static final class Routes extends Base {
-        @Option(names = "--to", paramLabel = "RESOURCE", description = "the routes of this service as the resource "
-                + "calls it (svc/<name>)")
-        String toArg;
-
-        @Override
-        Resource to() {
-            return toArg == null ? Resource.getDefaultInstance() : ResourceArg.parse(toArg, viz.namespace, false);
-        }
-
+    static final class Routes extends WithTo {
         @Override
         String render(StatsResponse r, boolean wide) {
             return format(Render.routes(r, toArg != null, wide));

@@ -2,7 +2,6 @@ package dev.hypha.cli;
 
 import dev.hypha.api.v1.Direction;
 import dev.hypha.api.v1.ObserveRequest;
-import dev.hypha.api.v1.Resource;
 import dev.hypha.api.v1.TapEvent;
 import dev.hypha.api.v1.TapFilter;
 import io.grpc.CallOptions;
@@ -16,27 +15,14 @@ import java.time.Duration;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code hypha tap} and {@code hypha top}: a live Tap.Observe through the control plane. */
 final class TapCommands {
     private TapCommands() {
     }
 
-    abstract static class Base implements java.util.concurrent.Callable<Integer> {
-        @Spec
-        picocli.CommandLine.Model.CommandSpec spec;
-
-        @Mixin
-        VizOptions viz;
-
-        @Parameters(index = "0", paramLabel = "RESOURCE",
-                description = "kind[/name]: deploy/web, po/web-0, svc/books, ns/demo, ...")
-        String resource;
-
+    abstract static class Base extends VizCommand {
         @Option(names = "--to", paramLabel = "RESOURCE", description = "only requests sent to this resource")
         String to;
 
@@ -86,8 +72,7 @@ final class TapCommands {
                             + " is not valid: inbound or outbound", Hypha.USAGE);
                 });
             }
-            Resource target = ResourceArg.parse(resource, viz.namespace, viz.allNamespaces);
-            ObserveRequest.Builder b = ObserveRequest.newBuilder().setTarget(target).setFilter(f).setMaxRps(maxRps);
+            ObserveRequest.Builder b = ObserveRequest.newBuilder().setTarget(target()).setFilter(f).setMaxRps(maxRps);
             if (to != null) {
                 b.setTo(ResourceArg.parse(to, viz.namespace, false));
             }
@@ -198,9 +183,7 @@ final class TapCommands {
 
         @Override
         public Integer call() {
-            if (output != null && !output.equals("wide") && !output.equals("json")) {
-                throw new Hypha.UserException("-o " + output + " is not a format: expected wide or json", Hypha.USAGE);
-            }
+            checkFormat(output);
             PrintWriter out = spec.commandLine().getOut();
             Render.TapIds ids = new Render.TapIds();
             int rc = run(e -> {

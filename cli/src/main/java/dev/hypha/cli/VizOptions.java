@@ -19,3 +19,27 @@ final class VizOptions {
             + "(context: $HYPHA_LOCAL_CONTEXT or ~/.hypha/local.json)")
     boolean local;
 }
+
+/** What every visibility command has: the resource argument, the shared options, the output streams. */
+abstract class VizCommand implements java.util.concurrent.Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Mixin
+    VizOptions viz;
+
+    @picocli.CommandLine.Parameters(index = "0", paramLabel = "RESOURCE",
+            description = "kind[/name]: deploy/web, deploy, sts/db, ds/agent, po/web-0, svc/books, ns/demo")
+    String resource;
+
+    dev.hypha.api.v1.Resource target() {
+        return ResourceArg.parse(resource, viz.namespace, viz.allNamespaces);
+    }
+
+    /** {@code -o}: null (table), wide or json; anything else is a usage error. */
+    static void checkFormat(String output) {
+        if (output != null && !output.equals("wide") && !output.equals("json")) {
+            throw new Hypha.UserException("-o " + output + " is not a format: expected wide or json", Hypha.USAGE);
+        }
+    }
+}

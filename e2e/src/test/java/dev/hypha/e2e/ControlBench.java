@@ -76,15 +76,11 @@ public final class ControlBench {
         registry(reg, 0);
         StringBuilder out = new StringBuilder();
         try (Procs procs = new Procs(dir)) {
-            Process control = procs.java("control", Procs.CONTROL, Map.of(
-                    "QUARKUS_HTTP_PORT", Integer.toString(admin), "QUARKUS_HTTP_HOST", "127.0.0.1",
-                    "QUARKUS_GRPC_SERVER_PORT", Integer.toString(grpc), "QUARKUS_GRPC_SERVER_HOST", "127.0.0.1",
-                    "HYPHA_CONTROL_STATE_DIR", dir.resolve("state").toString(),
+            Process control = procs.localControl(grpc, admin, Map.of(
                     "HYPHA_CONTROL_REGISTRY_FILE", reg.toString(),
                     "HYPHA_CONTROL_REGISTRY_RELOAD_INTERVAL", "20ms",
                     "HYPHA_CONTROL_SUBSCRIBER_QUEUE", "1024",
                     "HYPHA_CONTROL_GRPC_TLS", "false")); // the bench's client speaks plain gRPC
-            procs.awaitOk("http://127.0.0.1:" + admin + "/ready", "control", control, 60);
             Thread.sleep(2000);
             long idleRss = kib(control.pid(), "VmRSS");
             out.append("| control plane RSS, 10 000 endpoints loaded, idle (MiB) | ")

@@ -133,24 +133,13 @@ public final class Demo {
             startApps();
             Files.writeString(dir.resolve("registry.json"), registry());
             out.println("hypha demo — the mesh on this machine (logs and files in " + dir + ")\n");
-            Process control = procs.java("control", Procs.CONTROL, Map.of(
-                    "QUARKUS_HTTP_PORT", Integer.toString(admin), "QUARKUS_HTTP_HOST", "127.0.0.1",
-                    "QUARKUS_GRPC_SERVER_PORT", Integer.toString(grpc), "QUARKUS_GRPC_SERVER_HOST", "127.0.0.1",
-                    "HYPHA_CONTROL_STATE_DIR", dir.resolve("state").toString(),
-                    "HYPHA_CONTROL_REGISTRY_FILE", dir.resolve("registry.json").toString()));
-            procs.awaitOk("http://127.0.0.1:" + admin + "/ready", "control", control, 60);
+            procs.localControl(grpc, admin, Map.of());
             out.println("  control plane   hypha-control, local mode: gRPC (TLS) 127.0.0.1:" + grpc + ", admin 127.0.0.1:"
                     + admin + "; made its own trust anchor and issuer");
             List<Process> proxies = new ArrayList<>();
             for (String w : WORKLOADS) {
-                int[] p = proxyPorts.get(w);
-                Map<String, String> e = Procs.proxyEnv(dir, grpc, identity(w),
-                        Procs.joinToken(dir, admin, identity(w), "24h"), p[2]);
+                Map<String, String> e = procs.meshedProxyEnv(grpc, admin, identity(w), proxyPorts.get(w));
                 e.put("HYPHA_PROXY_LOG_LEVEL", "warn");
-                e.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + p[0]);
-                e.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + p[1]);
-                e.put("HYPHA_PROXY_TAP_LISTEN_ADDR", "127.0.0.1:" + p[3]);
-                e.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpc);
                 proxies.add(procs.java("proxy-" + w, Procs.PROXY, e));
             }
             for (int i = 0; i < WORKLOADS.length; i++) {

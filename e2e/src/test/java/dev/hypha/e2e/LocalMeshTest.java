@@ -59,17 +59,8 @@ class LocalMeshTest {
     }
 
     Process startControl(Procs procs) throws Exception {
-        Process p = procs.java("control", Procs.CONTROL, Map.of(
-                "QUARKUS_HTTP_PORT", Integer.toString(controlAdmin),
-                "QUARKUS_HTTP_HOST", "127.0.0.1",
-                "QUARKUS_GRPC_SERVER_PORT", Integer.toString(grpcPort),
-                "QUARKUS_GRPC_SERVER_HOST", "127.0.0.1",
-                "HYPHA_CONTROL_STATE_DIR", dir.resolve("state").toString(),
-                "HYPHA_CONTROL_REGISTRY_FILE", dir.resolve("registry.json").toString(),
-                "HYPHA_CONTROL_REGISTRY_RELOAD_INTERVAL", "100ms",
+        return procs.localControl(grpcPort, controlAdmin, Map.of("HYPHA_CONTROL_REGISTRY_RELOAD_INTERVAL", "100ms",
                 "HYPHA_CONTROL_LEAF_LIFETIME", "10s"));
-        procs.awaitOk("http://127.0.0.1:" + controlAdmin + "/metrics", "control", p, 60);
-        return p;
     }
 
     @Test

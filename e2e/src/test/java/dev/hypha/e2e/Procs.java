@@ -116,6 +116,36 @@ final class Procs implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts hypha-control in local mode on loopback (gRPC on {@code grpc}, admin on {@code admin}; trust anchor,
+     * issuer and local token in {@code dir/state}; registry {@code dir/registry.json}) with {@code extra} settings,
+     * and waits until it is ready.
+     */
+    Process localControl(int grpc, int admin, Map<String, String> extra) throws Exception {
+        Map<String, String> env = new java.util.HashMap<>(Map.of(
+                "QUARKUS_HTTP_PORT", Integer.toString(admin), "QUARKUS_HTTP_HOST", "127.0.0.1",
+                "QUARKUS_GRPC_SERVER_PORT", Integer.toString(grpc), "QUARKUS_GRPC_SERVER_HOST", "127.0.0.1",
+                "HYPHA_CONTROL_STATE_DIR", dir.resolve("state").toString(),
+                "HYPHA_CONTROL_REGISTRY_FILE", dir.resolve("registry.json").toString()));
+        env.putAll(extra);
+        Process p = java("control", CONTROL, env);
+        awaitOk("http://127.0.0.1:" + admin + "/ready", "control", p, 60);
+        return p;
+    }
+
+    /**
+     * The environment of a meshed workload's proxy in local mode: certified with a fresh join token for
+     * {@code identity}, listening on {@code ports} = {inbound, outbound, admin, tap}, discovery from the control plane.
+     */
+    Map<String, String> meshedProxyEnv(int grpc, int controlAdmin, String identity, int[] ports) throws Exception {
+        Map<String, String> e = proxyEnv(dir, grpc, identity, joinToken(dir, controlAdmin, identity, "24h"), ports[2]);
+        e.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[0]);
+        e.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + ports[1]);
+        e.put("HYPHA_PROXY_TAP_LISTEN_ADDR", "127.0.0.1:" + ports[3]);
+        e.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpc);
+        return e;
+    }
+
     /** The environment of a proxy that certifies itself with {@code tokenFile} at the control plane on {@code grpc}. */
     static Map<String, String> proxyEnv(Path dir, int grpc, String identity, String tokenFile, int admin) {
         Map<String, String> e = new java.util.HashMap<>();

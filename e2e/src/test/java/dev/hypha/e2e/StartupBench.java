@@ -23,12 +23,7 @@ public final class StartupBench {
         Files.writeString(dir.resolve("registry.json"), "{\"services\": {}}");
         int[] ports = Procs.freePorts(2 + runs);
         try (Procs procs = new Procs(dir)) {
-            Process control = procs.java("control", Procs.CONTROL, Map.of(
-                    "QUARKUS_HTTP_PORT", Integer.toString(ports[0]), "QUARKUS_HTTP_HOST", "127.0.0.1",
-                    "QUARKUS_GRPC_SERVER_PORT", Integer.toString(ports[1]), "QUARKUS_GRPC_SERVER_HOST", "127.0.0.1",
-                    "HYPHA_CONTROL_STATE_DIR", dir.resolve("state").toString(),
-                    "HYPHA_CONTROL_REGISTRY_FILE", dir.resolve("registry.json").toString()));
-            procs.awaitOk("http://127.0.0.1:" + ports[0] + "/ready", "control", control, 60);
+            procs.localControl(ports[1], ports[0], Map.of());
             double[] ms = new double[runs];
             Process last = null;
             for (int i = 0; i < runs; i++) {

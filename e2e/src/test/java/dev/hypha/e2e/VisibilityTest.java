@@ -83,22 +83,11 @@ class VisibilityTest {
                 + app.getAddress().getPort() + "\"]}]}");
         Path context = dir.resolve("local.json");
         try (Procs procs = new Procs(dir)) {
-            Process control = procs.java("control", Procs.CONTROL, Map.of(
-                    "QUARKUS_HTTP_PORT", Integer.toString(admin), "QUARKUS_HTTP_HOST", "127.0.0.1",
-                    "QUARKUS_GRPC_SERVER_PORT", Integer.toString(grpc), "QUARKUS_GRPC_SERVER_HOST", "127.0.0.1",
-                    "HYPHA_CONTROL_STATE_DIR", dir.resolve("state").toString(),
-                    "HYPHA_CONTROL_REGISTRY_FILE", dir.resolve("registry.json").toString()));
-            procs.awaitOk("http://127.0.0.1:" + admin + "/ready", "control", control, 60);
+            procs.localControl(grpc, admin, Map.of());
             List<Process> proxies = new ArrayList<>();
             for (Object[] w : new Object[][] {{"client", CLIENT_ID, client}, {"server", SERVER_ID, server}}) {
-                int[] p = (int[]) w[2];
-                Map<String, String> e = Procs.proxyEnv(dir, grpc, (String) w[1],
-                        Procs.joinToken(dir, admin, (String) w[1], "1h"), p[2]);
-                e.put("HYPHA_PROXY_INBOUND_LISTEN_ADDR", "127.0.0.1:" + p[0]);
-                e.put("HYPHA_PROXY_OUTBOUND_LISTEN_ADDR", "127.0.0.1:" + p[1]);
-                e.put("HYPHA_PROXY_TAP_LISTEN_ADDR", "127.0.0.1:" + p[3]);
-                e.put("HYPHA_PROXY_DESTINATION_ADDR", "127.0.0.1:" + grpc);
-                proxies.add(procs.java("proxy-" + w[0], Procs.PROXY, e));
+                proxies.add(procs.java("proxy-" + w[0], Procs.PROXY, procs.meshedProxyEnv(grpc, admin, (String) w[1],
+                        (int[]) w[2])));
             }
             procs.awaitOk("http://127.0.0.1:" + client[2] + "/ready", "proxy-client", proxies.get(0), 60);
             procs.awaitOk("http://127.0.0.1:" + server[2] + "/ready", "proxy-server", proxies.get(1), 60);
