@@ -174,9 +174,12 @@ class VisibilityTest {
             });
             load.start();
             Procs.CliRun tap;
+            Procs.CliRun limited;
             try {
                 tap = Procs.cli(context, "tap", "deploy/server", "-n", NS, "--path", "/items/tap", "--local", "-o",
                         "json", "--duration", "4s");
+                limited = Procs.cli(context, "tap", "deploy/server", "-n", NS, "--local", "--max-rps", "2",
+                        "--duration", "3s");
             } finally {
                 stop.set(true);
                 load.join();
@@ -205,6 +208,13 @@ class VisibilityTest {
             assertTrue(events.stream().anyMatch(e -> e.path("responseEnd").path("id").asLong(-1) == id
                     && e.path("responseEnd").path("responseBytes").asLong() > 0
                     && e.path("responseEnd").path("success").asBoolean()), tap.out());
+
+            // --max-rps 2 while about 20 requests per second flow: a fixed one-second window per proxy, so at most
+            // 2 requests per window over the 3 s (4 windows at most), never all of them
+            long limitedRequests = limited.out().lines().filter(l -> l.startsWith("req ")).count();
+            assertEquals(0, limited.code(), limited.out());
+            assertTrue(limitedRequests >= 1 && limitedRequests <= 8, limitedRequests + " requests tapped:\n"
+                    + limited.out());
 
             // refused: a caller who does not hold the local token
             Path wrongToken = dir.resolve("wrong-token");

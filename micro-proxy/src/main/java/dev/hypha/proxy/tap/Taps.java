@@ -105,12 +105,15 @@ public final class Taps {
         if (f.getAuthoritiesCount() > 0 && !authorityMatches(f.getAuthoritiesList(), r.authority())) {
             return false;
         }
-        return f.getDestinationAddressesCount() == 0 || destinationMatches(f.getDestinationAddressesList(),
+        if (f.getSourceAddressesCount() > 0 && !addressMatches(f.getSourceAddressesList(), r.source())) {
+            return false;
+        }
+        return f.getDestinationAddressesCount() == 0 || addressMatches(f.getDestinationAddressesList(),
                 r.destination());
     }
 
     /** An entry "ip:port" matches that address; a bare "ip" matches any port of it. */
-    private static boolean destinationMatches(List<String> wanted, String destination) {
+    private static boolean addressMatches(List<String> wanted, String destination) {
         int colon = destination.lastIndexOf(':');
         String host = colon > 0 ? destination.substring(0, colon) : destination;
         for (String w : wanted) {

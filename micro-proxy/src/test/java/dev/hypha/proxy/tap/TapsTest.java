@@ -64,6 +64,9 @@ class TapsTest {
         assertFalse(Taps.matches(TapFilter.newBuilder().addDestinationAddresses("10.0.0.9:8080").build(), REQ));
         assertTrue(Taps.matches(TapFilter.newBuilder().addDestinationAddresses("10.0.0.7").build(), REQ), "a bare IP");
         assertFalse(Taps.matches(TapFilter.newBuilder().addDestinationAddresses("10.0.0.70").build(), REQ));
+        assertTrue(Taps.matches(TapFilter.newBuilder().addSourceAddresses("127.0.0.1").build(), REQ));
+        assertTrue(Taps.matches(TapFilter.newBuilder().addSourceAddresses("127.0.0.1:5000").build(), REQ));
+        assertFalse(Taps.matches(TapFilter.newBuilder().addSourceAddresses("127.0.0.1:5001").build(), REQ));
         assertTrue(Taps.matches(TapFilter.newBuilder().setClientIdentity(REQ.clientId()).build(), REQ));
         assertFalse(Taps.matches(TapFilter.newBuilder().setClientIdentity("x.y.serviceaccount.identity.z").build(), REQ));
     }
