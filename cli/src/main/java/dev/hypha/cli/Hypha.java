@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
  * {@code hypha}: the mesh's command line. Exit codes scripts can rely on: 0 success, 1 the command ran and found a
  * problem (a failed check, a document that could not be injected), 2 bad usage (an unknown flag, a bad value).
  */
-@Command(name = "hypha", mixinStandardHelpOptions = true, versionProvider = Hypha.Version.class,
+@Command(name = "hypha", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
+        versionProvider = Hypha.Version.class,
         description = "Hypha, a lightweight service mesh for Kubernetes.",
         subcommands = {InstallCommand.class, UninstallCommand.class, InjectCommand.class, CheckCommand.class,
             StatsCommands.Stat.class, StatsCommands.Routes.class, StatsCommands.Edges.class, TapCommands.Tap.class,

@@ -309,6 +309,15 @@ class VisibilityCommandsTest {
     }
 
     @Test
+    void everyCommandHasHelp() {
+        for (String c : List.of("stat", "routes", "edges", "tap", "top", "inject", "check")) {
+            Run r = hypha(c, "--help");
+            assertEquals(0, r.code(), c + ": " + r.err());
+            assertTrue(r.out().startsWith("Usage: hypha " + c), r.out());
+        }
+    }
+
+    @Test
     void badInputAndRefusalsAreClearWithExitCodes() throws Exception {
         Run badKind = hypha("stat", "widgets/x", "--local");
         assertEquals(2, badKind.code());
