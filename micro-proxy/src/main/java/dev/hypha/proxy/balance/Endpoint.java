@@ -41,6 +41,17 @@ public final class Endpoint {
     }
 
     private String addressText;
+    private dev.hypha.proxy.metrics.RollingStats.EdgeKey edgeKey;
+
+    /** This endpoint as the other side of an outbound edge, made once (requests record it without allocating). */
+    public dev.hypha.proxy.metrics.RollingStats.EdgeKey edgeKey() {
+        var k = edgeKey;
+        if (k == null) {
+            edgeKey = k = new dev.hypha.proxy.metrics.RollingStats.EdgeKey("outbound", addressText(),
+                    identity == null ? "" : identity, identity != null, labels);
+        }
+        return k;
+    }
 
     /** The address as "host:port", made once (statistics and tap name endpoints by it on every request). */
     public String addressText() {

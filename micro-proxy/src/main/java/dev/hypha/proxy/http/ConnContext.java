@@ -10,13 +10,27 @@ import java.net.InetSocketAddress;
  * when it proved one.
  */
 public record ConnContext(Direction direction, InetSocketAddress client, HostPort origDst, PeerIdentity clientId,
-        boolean viaMeshHttp1, String clientIp) {
+        boolean viaMeshHttp1, String clientIp, dev.hypha.proxy.metrics.RollingStats.EdgeKey inboundEdge) {
 
-    /** The client's IP as text is made once per connection (statistics name inbound peers by it per request). */
+    /**
+     * The client's IP as text and, inbound, the client as the other side of an edge, are made once per connection
+     * (statistics and tap name inbound peers by them on every request).
+     */
     public ConnContext(Direction direction, InetSocketAddress client, HostPort origDst, PeerIdentity clientId,
             boolean viaMeshHttp1) {
-        this(direction, client, origDst, clientId, viaMeshHttp1,
-                client == null || client.getAddress() == null ? "" : client.getAddress().getHostAddress());
+        this(direction, client, origDst, clientId, viaMeshHttp1, ipOf(client));
+    }
+
+    private ConnContext(Direction direction, InetSocketAddress client, HostPort origDst, PeerIdentity clientId,
+            boolean viaMeshHttp1, String clientIp) {
+        this(direction, client, origDst, clientId, viaMeshHttp1, clientIp,
+                direction == Direction.INBOUND && client != null ? new dev.hypha.proxy.metrics.RollingStats.EdgeKey(
+                        "inbound", clientIp, clientId == null ? "" : clientId.dnsName(), clientId != null, null)
+                        : null);
+    }
+
+    private static String ipOf(InetSocketAddress client) {
+        return client == null || client.getAddress() == null ? "" : client.getAddress().getHostAddress();
     }
 
     public enum Direction {

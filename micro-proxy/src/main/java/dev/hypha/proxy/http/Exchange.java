@@ -792,13 +792,11 @@ public final class Exchange {
                 return;
             }
             Endpoint ep = target.endpoint();
-            cx.metrics().stats.recordEdge(new dev.hypha.proxy.metrics.RollingStats.EdgeKey("outbound",
-                    ep != null ? ep.addressText() : target.address().toString(),
-                    target.identity() == null ? "" : target.identity(), target.meshed(),
-                    ep != null ? ep.labels() : null));
-        } else if (conn.client() != null) {
-            cx.metrics().stats.recordEdge(new dev.hypha.proxy.metrics.RollingStats.EdgeKey("inbound",
-                    conn.clientIp(), clientId(), conn.meshed(), null));
+            cx.metrics().stats.recordEdge(ep != null ? ep.edgeKey() : new dev.hypha.proxy.metrics.RollingStats.EdgeKey(
+                    "outbound", target.address().toString(), target.identity() == null ? "" : target.identity(),
+                    target.meshed(), null));
+        } else if (conn.inboundEdge() != null) {
+            cx.metrics().stats.recordEdge(conn.inboundEdge());
         }
     }
 
@@ -812,17 +810,20 @@ public final class Exchange {
         java.util.Map<String, String> labels = target != null && target.endpoint() != null
                 && target.endpoint().labels() != null ? target.endpoint().labels() : java.util.Map.of();
         String path = head.uri();
-        String scheme = "http";
-        if (path.startsWith("http://") || path.startsWith("https://")) {
-            java.net.URI u = java.net.URI.create(path);
-            scheme = u.getScheme();
-            path = u.getRawPath() + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery());
+        String scheme = head.headers().get(HEADER_H2_SCHEME, "http");
+        int authorityEnd = path.startsWith("http://") || path.startsWith("https://") ? path.indexOf('/', 8) : -2;
+        if (authorityEnd != -2) { // absolute form (a forward-proxy request): the tap shows its scheme and path
+            scheme = path.substring(0, path.indexOf(':'));
+            path = authorityEnd < 0 ? "/" : path.substring(authorityEnd);
         }
         tapped = cx.metrics().taps.begin(new dev.hypha.proxy.tap.Taps.Request(
                 out ? dev.hypha.api.v1.Direction.OUTBOUND : dev.hypha.api.v1.Direction.INBOUND, src, dst,
                 tls().equals("true"), clientId(), out ? serverId() : "", route == null ? "[DEFAULT]" : route.name(),
                 labels, head.method().name(), scheme, authority(), path), startNanos);
     }
+
+    /** Where Netty's HTTP/2 → HTTP/1 conversion keeps the :scheme pseudo-header. */
+    private static final String HEADER_H2_SCHEME = "x-http2-scheme";
 
     private static boolean isGrpcFailure(String grpcStatus) {
         return grpcStatus != null && !grpcStatus.equals("0");
