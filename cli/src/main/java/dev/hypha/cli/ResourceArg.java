@@ -43,18 +43,4 @@ final class ResourceArg {
         return Resource.newBuilder().setKind(k).setName(name).setNamespace(allNamespaces ? "" : namespace)
                 .setAllNamespaces(allNamespaces).build();
     }
-
-    /** How a resource is written back: {@code deploy/web}. */
-    static String show(Resource r) {
-        String shortKind = switch (r.getKind()) {
-            case "deployment" -> "deploy";
-            case "statefulset" -> "sts";
-            case "daemonset" -> "ds";
-            case "service" -> "svc";
-            case "namespace" -> "ns";
-            case "pod" -> "po";
-            default -> r.getKind();
-        };
-        return r.getName().isEmpty() ? shortKind : shortKind + "/" + r.getName();
-    }
 }

@@ -166,8 +166,4 @@ public class Authorizer {
             localToken();
         }
     }
-
-    static String kindOf(Resource r) {
-        return r.getKind().toLowerCase(Locale.ROOT);
-    }
 }

@@ -6,12 +6,10 @@ import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * Kubernetes mode's workloads, from the informer caches the destination service already keeps: a pod's owner is
@@ -73,15 +71,15 @@ final class KubernetesWorkloads implements WorkloadSource {
     }
 
     @Override
-    public Optional<Set<String>> servicePods(String namespace, String service) {
+    public Optional<List<ProxyPod>> servicePods(String namespace, String service) {
         for (Service s : source.serviceList()) {
             if (s.getMetadata().getNamespace().equals(namespace) && s.getMetadata().getName().equals(service)) {
                 Map<String, String> sel = s.getSpec() == null ? null : s.getSpec().getSelector();
-                Set<String> out = new HashSet<>();
+                List<ProxyPod> out = new ArrayList<>();
                 if (sel != null && !sel.isEmpty()) {
                     for (ProxyPod p : pods(namespace)) {
                         if (p.labels().entrySet().containsAll(sel.entrySet())) {
-                            out.add(p.name());
+                            out.add(p);
                         }
                     }
                 }

@@ -36,7 +36,7 @@ final class LocalWorkloads implements WorkloadSource {
     }
 
     @Override
-    public Optional<Set<String>> servicePods(String namespace, String service) {
+    public Optional<List<ProxyPod>> servicePods(String namespace, String service) {
         String prefix = service + "." + namespace + ".svc." + domain + ":";
         Set<String> addrs = new HashSet<>();
         boolean found = false;
@@ -51,10 +51,10 @@ final class LocalWorkloads implements WorkloadSource {
         if (!found) {
             return Optional.empty();
         }
-        Set<String> pods = new HashSet<>();
+        List<ProxyPod> pods = new ArrayList<>();
         for (ProxyPod p : pods(namespace)) {
             if (p.addresses().stream().anyMatch(addrs::contains)) {
-                pods.add(p.name());
+                pods.add(p);
             }
         }
         return Optional.of(pods);

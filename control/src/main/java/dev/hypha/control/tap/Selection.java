@@ -47,13 +47,7 @@ public final class Selection {
                 if (members.isEmpty()) {
                     continue;
                 }
-                List<ProxyPod> pods = new ArrayList<>();
-                for (ProxyPod p : src.pods(sns)) {
-                    if (members.get().contains(p.name())) {
-                        pods.add(p);
-                    }
-                }
-                groups.put(key, pods);
+                groups.put(key, members.get());
                 names.put(key, Resource.newBuilder().setNamespace(sns).setKind(kind).setName(name).build());
             }
         } else {

@@ -71,7 +71,7 @@ public class StatsService extends StatsGrpc.StatsImplBase {
                     + "keep statistics by the authority they were asked for").asRuntimeException();
         }
         StatsRequest toProxy = StatsRequest.newBuilder().setWindowSeconds(window).build();
-        Map<ProxyPod, java.util.concurrent.CompletableFuture<StatsResponse>> asked = new LinkedHashMap<>();
+        Map<ProxyPod, java.util.concurrent.Future<StatsResponse>> asked = new LinkedHashMap<>();
         for (Selection.Group g : groups) {
             for (ProxyPod p : g.pods()) {
                 if (p.meshed()) {
@@ -142,34 +142,16 @@ public class StatsService extends StatsGrpc.StatsImplBase {
         return resp.build();
     }
 
-    private java.util.concurrent.CompletableFuture<StatsResponse> ask(ProxyPod p, StatsRequest req) {
-        var f = new java.util.concurrent.CompletableFuture<StatsResponse>();
+    private java.util.concurrent.Future<StatsResponse> ask(ProxyPod p, StatsRequest req) {
         try {
-            StatsGrpc.newStub(proxies.channel(p.tapAddress(), p.identity()))
-                    .withDeadlineAfter(config.statsTimeout().toMillis(), TimeUnit.MILLISECONDS)
-                    .get(req, new StreamObserver<>() {
-                        @Override
-                        public void onNext(StatsResponse r) {
-                            f.complete(r);
-                        }
-
-                        @Override
-                        public void onError(Throwable t) {
-                            f.completeExceptionally(t);
-                        }
-
-                        @Override
-                        public void onCompleted() {
-                            f.completeExceptionally(new IllegalStateException("no answer"));
-                        }
-                    });
+            return StatsGrpc.newFutureStub(proxies.channel(p.tapAddress(), p.identity()))
+                    .withDeadlineAfter(config.statsTimeout().toMillis(), TimeUnit.MILLISECONDS).get(req);
         } catch (StatusRuntimeException e) {
             if (e.getStatus().getCode() == Status.Code.FAILED_PRECONDITION) {
                 throw e;
             }
-            f.completeExceptionally(e);
+            return java.util.concurrent.CompletableFuture.failedFuture(e);
         }
-        return f;
     }
 
     /**

@@ -55,6 +55,14 @@ class TapAuthorizationTest {
 
     @BeforeEach
     void expectations() {
+        expectReviews(mockServer);
+    }
+
+    /**
+     * The API server's answers: TokenReview authenticates token-of-alice and token-of-bob (group devs); the
+     * SubjectAccessReview allows alice only, and every review's body is kept in {@link #reviews}.
+     */
+    static void expectReviews(KubernetesServer mockServer) {
         mockServer.expect().post().withPath("/apis/authentication.k8s.io/v1/tokenreviews").andReply(201, req -> {
             String body = req.getBody().readUtf8();
             String user = body.contains("\"token-of-alice\"") ? "alice" : body.contains("\"token-of-bob\"") ? "bob" : null;

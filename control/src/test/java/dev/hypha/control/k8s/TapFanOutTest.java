@@ -176,12 +176,7 @@ class TapFanOutTest {
 
     @Test
     void statsAreFannedOutToEveryMeshedPodAndMerged() throws Exception {
-        mockServer.expect().post().withPath("/apis/authentication.k8s.io/v1/tokenreviews").andReply(201, req ->
-                Map.of("apiVersion", "authentication.k8s.io/v1", "kind", "TokenReview",
-                        "status", Map.of("authenticated", true, "user", Map.of("username", "alice")))).always();
-        mockServer.expect().post().withPath("/apis/authorization.k8s.io/v1/subjectaccessreviews").andReply(201, req ->
-                Map.of("apiVersion", "authorization.k8s.io/v1", "kind", "SubjectAccessReview",
-                        "status", Map.of("allowed", true))).always();
+        TapAuthorizationTest.expectReviews(mockServer); // alice may
         startProxy();
         for (Pod p : List.of(pod("web-7f9c4-aaaaa", Map.of("app", "web", "pod-template-hash", "7f9c4"), "ReplicaSet",
                 "web-7f9c4", "web"), pod("web-7f9c4-bbbbb", Map.of("app", "web", "pod-template-hash", "7f9c4"),

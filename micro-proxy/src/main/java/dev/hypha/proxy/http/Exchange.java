@@ -450,15 +450,14 @@ public final class Exchange {
                 switchProtocols(r);
                 return;
             }
-            boolean tryFailed = route != null ? route.isFailure(code, HeaderRules.grpcStatus(r))
-                    : code >= 500 || isGrpcFailure(HeaderRules.grpcStatus(r));
-            if (tryFailed) {
+            String headGrpcStatus = HeaderRules.grpcStatus(r);
+            boolean failure = (route != null ? route : RoutePolicy.DEFAULT_ROUTE).isFailure(code, headGrpcStatus);
+            if (failure) {
                 triesFailed++;
             } else {
                 triesOk++;
             }
             if (route != null) {
-                boolean failure = tryFailed;
                 cx.metrics().routeActualResponses.inc(conn.direction().label(), authority(), route.name(),
                         Integer.toString(code), failure ? "failure" : "success");
                 if (failure && route.retryable()) {
@@ -481,7 +480,7 @@ public final class Exchange {
             if (route != null) {
                 cx.metrics().routeLatency.observeNanos(responseNanos, conn.direction().label(), authority(), route.name());
             }
-            grpcStatus = HeaderRules.grpcStatus(r);
+            grpcStatus = headGrpcStatus;
             if (tapped != null) {
                 tapped.responseInit(code, System.nanoTime());
             }
@@ -772,7 +771,7 @@ public final class Exchange {
         // not count against it.
         releaseEndpoint(status >= 500 || (proxyError != null && proxyError != ProxyError.NO_ENDPOINTS));
         String cls = classification();
-        cx.metrics().stats.record(conn.direction().label(), authority(), route == null ? "[DEFAULT]" : route.name(),
+        cx.metrics().stats.record(conn.direction().label(), authority(), route == null ? RoutePolicy.DEFAULT : route.name(),
                 cls.equals("success"), responseNanos > 0 ? responseNanos : System.nanoTime() - startNanos, triesOk,
                 triesFailed);
         recordEdge();
@@ -818,16 +817,12 @@ public final class Exchange {
         }
         tapped = cx.metrics().taps.begin(new dev.hypha.proxy.tap.Taps.Request(
                 out ? dev.hypha.api.v1.Direction.OUTBOUND : dev.hypha.api.v1.Direction.INBOUND, src, dst,
-                tls().equals("true"), clientId(), out ? serverId() : "", route == null ? "[DEFAULT]" : route.name(),
+                tls().equals("true"), clientId(), out ? serverId() : "", route == null ? RoutePolicy.DEFAULT : route.name(),
                 labels, head.method().name(), scheme, authority(), path), startNanos);
     }
 
     /** Where Netty's HTTP/2 → HTTP/1 conversion keeps the :scheme pseudo-header. */
     private static final String HEADER_H2_SCHEME = "x-http2-scheme";
-
-    private static boolean isGrpcFailure(String grpcStatus) {
-        return grpcStatus != null && !grpcStatus.equals("0");
-    }
 
     private String classification() {
         if (proxyError != null || status == 0) {

@@ -17,8 +17,11 @@ public record RoutePolicy(String name, List<ResponseRule> classes, long timeoutM
     public record ResponseRule(java.util.function.IntPredicate status, boolean failure) {
     }
 
+    /** The route of requests no profile route matched: no classes, no timeout, no retries. */
+    public static final RoutePolicy DEFAULT_ROUTE = new RoutePolicy(DEFAULT, List.of(), 0, false, null);
+
     public static RoutePolicy defaultRoute() {
-        return new RoutePolicy(DEFAULT, List.of(), 0, false, null);
+        return DEFAULT_ROUTE;
     }
 
     public boolean isFailure(int status, String grpcStatus) {
