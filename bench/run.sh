@@ -74,7 +74,7 @@ hypha_proxy() {
   local name=$1 adm=$2 in=$3 outp=$4 who=$5 dests=$6; shift 6
   env -i PATH="$PATH" HYPHA_PROXY_MODE=explicit HYPHA_PROXY_INBOUND_LISTEN_ADDR=127.0.0.1:$in \
     HYPHA_PROXY_OUTBOUND_LISTEN_ADDR=127.0.0.1:$outp HYPHA_PROXY_ADMIN_LISTEN_ADDR=127.0.0.1:$adm \
-    HYPHA_PROXY_TAP_LISTEN_ADDR=127.0.0.1:0 \
+    HYPHA_PROXY_TAP_LISTEN_ADDR=127.0.0.1:$(free_port) \
     HYPHA_PROXY_IDENTITY_CERT_FILE="$OUT/certs/$who.crt" HYPHA_PROXY_IDENTITY_KEY_FILE="$OUT/certs/$who.key" \
     HYPHA_PROXY_TRUST_ANCHORS_FILE="$OUT/certs/anchors.crt" HYPHA_PROXY_LOG_LEVEL=warn HYPHA_PROXY_SHUTDOWN_GRACE=1s \
     HYPHA_PROXY_DESTINATIONS="$dests" "$JAVA" "${PFLAGS[@]}" "$@" "${JARGS[@]}" > "$OUT/$name.log" 2>&1 &

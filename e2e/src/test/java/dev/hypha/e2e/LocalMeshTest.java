@@ -105,11 +105,10 @@ class LocalMeshTest {
                 Process p = procs.java("echo-proxy-" + i, Procs.PROXY, e);
                 procs.awaitOk("http://127.0.0.1:" + ports[4 + i] + "/ready", "echo-proxy-" + i, p, 30);
             }
-            Map<String, String> ce = clientEnv(ports[8], ports[9], 0);
+            int[] more = Procs.freePorts(2);
+            Map<String, String> ce = clientEnv(more[0], ports[9], more[1]);
             ce.put("HYPHA_PROXY_OUTBOUND_TARGET", "echo.demo.svc.cluster.local:7000");
             ce.put("HYPHA_PROXY_OPAQUE_PORTS", "7000");
-            ce.put("HYPHA_PROXY_ADMIN_LISTEN_ADDR", "127.0.0.1:" + Procs.freePorts(1)[0]);
-            ce.put("HYPHA_PROXY_TAP_LISTEN_ADDR", "127.0.0.1:0");
             Process client = procs.java("tcp-client", Procs.PROXY, ce);
             procs.awaitOk("http://" + ce.get("HYPHA_PROXY_ADMIN_LISTEN_ADDR") + "/ready", "tcp-client", client, 30);
             for (int n = 0; n < 40; n++) {

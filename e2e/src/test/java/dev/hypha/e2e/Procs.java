@@ -146,12 +146,17 @@ final class Procs implements AutoCloseable {
         return e;
     }
 
-    /** The environment of a proxy that certifies itself with {@code tokenFile} at the control plane on {@code grpc}. */
-    static Map<String, String> proxyEnv(Path dir, int grpc, String identity, String tokenFile, int admin) {
+    /**
+     * The environment of a proxy that certifies itself with {@code tokenFile} at the control plane on {@code grpc}.
+     * Its tap listener gets a port found free now, never port 0: a listener on an ephemeral port could take a port
+     * that {@link #freePorts} handed to a process that has not bound it yet.
+     */
+    static Map<String, String> proxyEnv(Path dir, int grpc, String identity, String tokenFile, int admin)
+            throws IOException {
         Map<String, String> e = new java.util.HashMap<>();
         e.put("HYPHA_PROXY_MODE", "explicit");
         e.put("HYPHA_PROXY_ADMIN_LISTEN_ADDR", "127.0.0.1:" + admin);
-        e.put("HYPHA_PROXY_TAP_LISTEN_ADDR", "127.0.0.1:0");
+        e.put("HYPHA_PROXY_TAP_LISTEN_ADDR", "127.0.0.1:" + freePorts(1)[0]);
         e.put("HYPHA_PROXY_IDENTITY_ADDR", "127.0.0.1:" + grpc);
         e.put("HYPHA_PROXY_IDENTITY_NAME", identity);
         e.put("HYPHA_PROXY_IDENTITY_TOKEN_FILE", tokenFile);
