@@ -22,6 +22,12 @@ public final class Main {
             System.exit(2);
             return;
         }
+        if (System.getProperty("io.netty.leakDetection.level") == null) {
+            // Leak detection samples buffers and records a stack trace for each sampled one: measurable CPU on
+            // every request (bench/README.md). Tests run with paranoid detection; a pod can turn it back on with
+            // -Dio.netty.leakDetection.level=simple in proxy-jvm-options.
+            System.setProperty("io.netty.leakDetection.level", "disabled");
+        }
         if (System.getProperty("java.util.logging.manager") == null) {
             System.setProperty("java.util.logging.manager", "dev.hypha.proxy.admin.KeepAliveLogManager");
         }
