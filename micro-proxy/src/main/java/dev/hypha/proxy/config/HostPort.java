@@ -3,13 +3,39 @@ package dev.hypha.proxy.config;
 import java.net.InetSocketAddress;
 import java.util.Objects;
 
-/** A host (name or IP literal) and a TCP port, as written in configuration or an HTTP authority. */
-public record HostPort(String host, int port) {
-    public HostPort {
-        Objects.requireNonNull(host, "host");
+/**
+ * A host (name or IP literal) and a TCP port, as written in configuration or an HTTP authority. A value class (not a
+ * record) so that its text, asked for on the request path (table lookups, metrics, edges), is made once.
+ */
+public final class HostPort {
+    private final String host;
+    private final int port;
+    private String text;
+
+    public HostPort(String host, int port) {
+        this.host = Objects.requireNonNull(host, "host");
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port out of range: " + port);
         }
+        this.port = port;
+    }
+
+    public String host() {
+        return host;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof HostPort h && h.port == port && h.host.equals(host);
+    }
+
+    @Override
+    public int hashCode() {
+        return host.hashCode() * 31 + port;
     }
 
     /** Parses {@code host:port} or {@code [v6]:port}; returns null when the text is not of that form. */
@@ -79,6 +105,11 @@ public record HostPort(String host, int port) {
 
     @Override
     public String toString() {
-        return host.indexOf(':') >= 0 ? "[" + host + "]:" + port : host + ":" + port;
+        String t = text;
+        if (t == null) {
+            t = host.indexOf(':') >= 0 ? "[" + host + "]:" + port : host + ":" + port;
+            text = t;
+        }
+        return t;
     }
 }

@@ -459,7 +459,7 @@ public final class Exchange {
             }
             if (route != null) {
                 cx.metrics().routeActualResponses.inc(conn.direction().label(), authority(), route.name(),
-                        Integer.toString(code), failure ? "failure" : "success");
+                        HeaderRules.statusText(code), failure ? "failure" : "success");
                 if (failure && route.retryable()) {
                     String outcome = !replayable || !requestEnded ? "not_replayable"
                             : route.budget() != null && !route.budget().tryWithdraw() ? "budget_exhausted" : null;
@@ -485,7 +485,7 @@ public final class Exchange {
                 tapped.responseInit(code, System.nanoTime());
             }
             cx.metrics().httpLatency.observeNanos(System.nanoTime() - startNanos, conn.direction().label(),
-                    authority(), tls(), clientId(), serverId(), Integer.toString(code));
+                    authority(), tls(), clientId(), serverId(), HeaderRules.statusText(code));
             HeaderRules.stripHopByHop(r.headers(), false);
             r.headers().remove(HeaderRules.ORIG_PROTO);
             responseHasBody = HeaderRules.responseHasBody(head.method(), r.status());
@@ -695,7 +695,7 @@ public final class Exchange {
             tapped.bytes(r.content().readableBytes());
         }
         cx.metrics().httpLatency.observeNanos(System.nanoTime() - startNanos, conn.direction().label(), authority(),
-                tls(), clientId(), serverId(), Integer.toString(status));
+                tls(), clientId(), serverId(), HeaderRules.statusText(status));
         boolean mustClose = !requestEnded;
         down.prepareResponse(r, true);
         if (mustClose && !down.http2()) {
@@ -764,7 +764,7 @@ public final class Exchange {
         }
         if (route != null) {
             cx.metrics().routeResponses.inc(conn.direction().label(), authority(), route.name(),
-                    status == 0 ? "" : Integer.toString(status),
+                    status == 0 ? "" : HeaderRules.statusText(status),
                     proxyError != null || route.isFailure(status, grpcStatus) ? "failure" : "success");
         }
         // The endpoint failed when it answered 5xx or the exchange broke on its side; a client that went away does
@@ -781,7 +781,7 @@ public final class Exchange {
                     proxyError == null ? null : proxyError.code(), cls.equals("success"));
         }
         cx.metrics().httpResponses.inc(conn.direction().label(), authority(), tls(), clientId(), serverId(),
-                status == 0 ? "" : Integer.toString(status), cls, proxyError == null ? "" : proxyError.code());
+                status == 0 ? "" : HeaderRules.statusText(status), cls, proxyError == null ? "" : proxyError.code());
     }
 
     /** Who this request's hop was with, for {@code hypha edges}. */

@@ -22,6 +22,8 @@ import io.netty.util.ReferenceCountUtil;
 
 /** The server side of a downstream HTTP/2 connection: one child channel and one {@link Exchange} per stream. */
 public final class H2Server {
+    /** Sharable (no state of its own): one instance for every stream instead of one per stream. */
+    private static final Http2StreamFrameToHttpObjectCodec STREAM_CODEC = new Http2StreamFrameToHttpObjectCodec(true, true);
     /** Streams a client may open at once on one connection. */
     static final int MAX_CONCURRENT_STREAMS = 256;
 
@@ -42,7 +44,7 @@ public final class H2Server {
             @Override
             protected void initChannel(Http2StreamChannel ch) {
                 ch.config().setAutoRead(false);
-                ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(true, true));
+                ch.pipeline().addLast(STREAM_CODEC);
                 ch.pipeline().addLast(new StreamHandler(cx, conn));
             }
         }));

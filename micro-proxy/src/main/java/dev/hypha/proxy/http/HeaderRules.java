@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.util.AsciiString;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -16,12 +17,27 @@ import java.util.Locale;
 /** Header handling shared by every hop: hop-by-hop headers (RFC 9110 §7.6.1), mesh headers, body framing. */
 public final class HeaderRules {
     /** Carries an HTTP/1 request's original protocol across the proxy-to-proxy HTTP/2 connection. */
-    public static final String ORIG_PROTO = "hypha-orig-proto";
+    public static final AsciiString ORIG_PROTO = AsciiString.cached("hypha-orig-proto");
     /** Tells the app which mesh identity called it; a client-sent value is always dropped. */
-    public static final String CLIENT_ID = "hypha-client-id";
+    public static final AsciiString CLIENT_ID = AsciiString.cached("hypha-client-id");
 
-    private static final String[] HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-        "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"};
+    // AsciiString names: a header map hashes a String name on every lookup, an AsciiString once
+    private static final AsciiString[] HOP_BY_HOP = {HttpHeaderNames.CONNECTION, HttpHeaderNames.KEEP_ALIVE,
+        HttpHeaderNames.PROXY_CONNECTION, HttpHeaderNames.PROXY_AUTHENTICATE, HttpHeaderNames.PROXY_AUTHORIZATION,
+        HttpHeaderNames.TE, HttpHeaderNames.TRAILER, HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderNames.UPGRADE};
+    private static final AsciiString H2_STREAM_ID = AsciiString.cached("x-http2-stream-id");
+    private static final AsciiString H2_SCHEME = AsciiString.cached("x-http2-scheme");
+    private static final AsciiString[] H2_CONVERSION = {H2_STREAM_ID, H2_SCHEME, AsciiString.cached("x-http2-path"),
+        AsciiString.cached("x-http2-stream-promise-id"), AsciiString.cached("x-http2-stream-dependency-id"),
+        AsciiString.cached("x-http2-stream-weight")};
+    private static final AsciiString GRPC_STATUS = AsciiString.cached("grpc-status");
+    private static final String[] STATUS_TEXT = new String[600];
+
+    static {
+        for (int i = 100; i < STATUS_TEXT.length; i++) {
+            STATUS_TEXT[i] = Integer.toString(i);
+        }
+    }
 
     private HeaderRules() {
     }
@@ -53,7 +69,7 @@ public final class HeaderRules {
         }
         boolean teTrailers = h.containsValue(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS, true);
         String upgrade = keepUpgrade ? h.get(HttpHeaderNames.UPGRADE) : null;
-        for (String name : HOP_BY_HOP) {
+        for (AsciiString name : HOP_BY_HOP) {
             h.remove(name);
         }
         if (named != null) {
@@ -71,13 +87,10 @@ public final class HeaderRules {
             h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
         }
         // Netty's HTTP/2 conversion headers never leave the proxy.
-        if (h.contains("x-http2-stream-id") || h.contains("x-http2-scheme")) {
-            h.remove("x-http2-stream-id");
-            h.remove("x-http2-scheme");
-            h.remove("x-http2-path");
-            h.remove("x-http2-stream-promise-id");
-            h.remove("x-http2-stream-dependency-id");
-            h.remove("x-http2-stream-weight");
+        if (h.contains(H2_STREAM_ID) || h.contains(H2_SCHEME)) {
+            for (AsciiString name : H2_CONVERSION) {
+                h.remove(name);
+            }
         }
     }
 
@@ -117,7 +130,12 @@ public final class HeaderRules {
 
     /** The gRPC status of a response head (trailers-only responses carry it there), or null. */
     public static String grpcStatus(HttpResponse r) {
-        return r.headers().get("grpc-status");
+        return r.headers().get(GRPC_STATUS);
+    }
+
+    /** A status code as text, without making a new string for the usual codes. */
+    public static String statusText(int code) {
+        return code >= 100 && code < STATUS_TEXT.length ? STATUS_TEXT[code] : Integer.toString(code);
     }
 
     public static boolean isGrpc(HttpHeaders h) {

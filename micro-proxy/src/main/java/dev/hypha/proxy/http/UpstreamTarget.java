@@ -33,7 +33,11 @@ public record UpstreamTarget(HostPort address, String identity, int meshPort, Wi
     }
 
     /** The key under which connections to this target may be shared. */
-    public String poolKey() {
-        return address + "|" + (identity == null ? "" : identity + "|" + meshPort) + "|" + wire;
+    public PoolKey poolKey() {
+        return new PoolKey(address, identity, identity == null ? 0 : meshPort, wire);
+    }
+
+    /** Connections are shared by address, the identity to prove, the port at the destination pod and protocol. */
+    public record PoolKey(HostPort address, String identity, int meshPort, Wire wire) {
     }
 }

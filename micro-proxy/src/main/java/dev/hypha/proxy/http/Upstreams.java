@@ -50,6 +50,8 @@ import java.util.logging.Logger;
  * loop that owns the downstream using it.
  */
 public final class Upstreams {
+    /** Sharable (no state of its own): one instance for every stream instead of one per stream. */
+    private static final Http2StreamFrameToHttpObjectCodec STREAM_CODEC = new Http2StreamFrameToHttpObjectCodec(false, true);
     private static final Logger LOG = Logger.getLogger(Upstreams.class.getName());
     private static final AttributeKey<ScheduledFuture<?>> IDLE_TIMER = AttributeKey.valueOf("hypha.idle");
     private static final int MAX_IDLE_PER_TARGET = 32;
@@ -75,8 +77,8 @@ public final class Upstreams {
 
     /** Connections of one event loop. */
     private static final class LoopPools {
-        final Map<String, ArrayDeque<Channel>> idle = new HashMap<>();
-        final Map<String, H2Conn> h2 = new HashMap<>();
+        final Map<UpstreamTarget.PoolKey, ArrayDeque<Channel>> idle = new HashMap<>();
+        final Map<UpstreamTarget.PoolKey, H2Conn> h2 = new HashMap<>();
     }
 
     /** A shared HTTP/2 connection (possibly still being set up). */
@@ -212,7 +214,7 @@ public final class Upstreams {
 
     private void acquireH2(UpstreamTarget t, EventLoop loop, Promise<UpstreamStream> p) {
         LoopPools lp = pools(loop);
-        String key = t.poolKey();
+        UpstreamTarget.PoolKey key = t.poolKey();
         H2Conn c = lp.h2.get(key);
         if (c == null || c.goingAway || (c.ready.isDone() && (!c.ready.isSuccess() || !c.ready.getNow().isActive()))) {
             H2Conn fresh = new H2Conn(connectH2(t, loop));
@@ -243,7 +245,7 @@ public final class Upstreams {
                         @Override
                         protected void initChannel(Http2StreamChannel ch) {
                             ch.config().setAutoRead(false);
-                            ch.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(false, true));
+                            ch.pipeline().addLast(STREAM_CODEC);
                             ch.pipeline().addLast(new UpstreamHandler());
                         }
                     })
