@@ -40,22 +40,43 @@ public final class Main {
             return;
         }
         Logging.configure(cfg.logLevel());
+        // The hook is in place before the listeners open: a SIGTERM that arrives while the proxy is still starting
+        // (its ports already accepting) waits for the start to finish and then drains, instead of ending the JVM
+        // under requests already in flight.
+        java.util.concurrent.CompletableFuture<Proxy> started = new java.util.concurrent.CompletableFuture<>();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            Proxy p;
+            try {
+                p = started.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (Exception e) {
+                return; // a start that never finished has nothing to drain
+            }
+            if (p != null) {
+                p.shutdown();
+            }
+        }, "hypha-sigterm"));
         Proxy proxy;
         try {
             proxy = Proxy.start(cfg);
         } catch (TlsConfigException e) {
+            started.complete(null);
             System.err.println("hypha-proxy: identity: " + e.getMessage());
             System.exit(2);
             return;
         } catch (IllegalStateException e) {
+            started.complete(null);
             System.err.println("hypha-proxy: " + e.getMessage());
             System.exit(1);
             return;
         } catch (InterruptedException e) {
+            started.complete(null);
             Thread.currentThread().interrupt();
             return;
+        } catch (RuntimeException | Error e) {
+            started.complete(null);
+            throw e;
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(proxy::shutdown, "hypha-sigterm"));
+        started.complete(proxy);
         proxy.terminated().join();
     }
 }

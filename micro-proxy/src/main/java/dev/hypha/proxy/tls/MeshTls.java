@@ -84,12 +84,14 @@ public final class MeshTls {
                 ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
                 ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, ALPN);
         try {
-            SslContext server = SslContextBuilder.forServer(key, chainArr)
+            javax.net.ssl.KeyManagerFactory keys = MeshKeyManager.factory(key, chainArr,
+                    provider == SslProvider.OPENSSL);
+            SslContext server = SslContextBuilder.forServer(keys)
                     .sslProvider(provider).protocols(PROTOCOLS).trustManager(anchorArr)
                     .clientAuth(ClientAuth.REQUIRE).applicationProtocolConfig(alpn).build();
             SslContext client = SslContextBuilder.forClient()
                     .sslProvider(provider).protocols(PROTOCOLS).trustManager(anchorArr)
-                    .keyManager(key, chainArr).applicationProtocolConfig(alpn).build();
+                    .keyManager(keys).applicationProtocolConfig(alpn).build();
             return new Credentials(id.dnsName(), notAfter, server, client, new TapContext(key, chainArr, anchorArr,
                     provider));
         } catch (Exception e) {
@@ -116,7 +118,8 @@ public final class MeshTls {
         public synchronized SslContext get() {
             if (built == null) {
                 try {
-                    built = SslContextBuilder.forServer(key, chain).sslProvider(provider).protocols(PROTOCOLS)
+                    built = SslContextBuilder.forServer(MeshKeyManager.factory(key, chain,
+                                    provider == SslProvider.OPENSSL)).sslProvider(provider).protocols(PROTOCOLS)
                             .trustManager(anchors).clientAuth(ClientAuth.REQUIRE)
                             .applicationProtocolConfig(new ApplicationProtocolConfig(
                                     ApplicationProtocolConfig.Protocol.ALPN,
