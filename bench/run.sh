@@ -44,6 +44,8 @@ ECP="$ROOT/e2e/target/test-classes:$(cat "$OUT/e2e-test.classpath")"
 
 # The proxy's JVM flags are the injector's default (mesh value proxy-jvm-options), plus the AOT cache trained below.
 PFLAGS=($(sed -n 's/^proxy-jvm-options=//p' src/main/resources/hypha/defaults.properties))
+# Netty's native libraries load from where the build unpacked them, as the image loads them from /opt/hypha/native
+PFLAGS+=(-Djava.library.path="$ROOT/micro-proxy/target/native/META-INF/native")
 AOT="$OUT/hypha-proxy.aot"
 JARGS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -jar micro-proxy/target/hypha-proxy.jar)
 
@@ -360,12 +362,14 @@ B5=$(verdict "$CPU_RATIO <= 1.5"); B6=$(verdict "$H1MAXRATIO >= 0.5"); B7=$(verd
 NMTROWS=$(awk '/^-/ {name=$0; sub(/^- */,"",name); sub(/ *\(.*/,"",name); if (match($0,/committed=[0-9]+KB/)) {v=substr($0,RSTART+10,RLENGTH-12); printf "| %s | %.1f |\n", name, v/1024}}' "$OUT/nmt.txt")
 NMTTOTAL=$(awk '/^Total:/ {if (match($0,/committed=[0-9]+KB/)) printf "%.1f", substr($0,RSTART+10,RLENGTH-12)/1024}' "$OUT/nmt.txt")
 
+SHOWFLAGS="${PFLAGS[*]}"; SHOWFLAGS=${SHOWFLAGS//$ROOT\//}
 cat > "$OUT/section.md" <<MD
 ## Proxy: direct vs a Hypha pair vs an haproxy pair vs the JVM's floor (\`bench/run.sh\`)
 
 Made by \`bench/run.sh $RUNS $SECS\` on $(date -u +%Y-%m-%d) — $(nproc) cores, $("$JAVA" -version 2>&1 | head -1),
 $(haproxy -v | head -1 | cut -d' ' -f1-3). Hypha proxy flags (the injector's default \`proxy-jvm-options\` plus the AOT
-cache trained by this script on this build): \`${PFLAGS[*]/$OUT/bench\/out}\`; one event loop, BoringSSL. haproxy: one thread
+cache trained by this script on this build, and Netty's native libraries from the build as the image has them):
+\`$SHOWFLAGS\`; one event loop, BoringSSL. haproxy: one thread
 (\`nbthread 1\`). Both pairs: TLS 1.3 mTLS with the same ECDSA certificates, HTTP/2 between the proxies, HTTP/1.1 to
 the app. Backend: the Netty test app (\`HttpBackend\`), 1 KiB responses. Client: \`h2load\` (\`--h1\` for HTTP/1.1,
 h2c prior knowledge for HTTP/2), constant rate with \`--rps\` over 10 connections, latency of every request from

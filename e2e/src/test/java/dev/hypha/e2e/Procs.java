@@ -21,6 +21,8 @@ final class Procs implements AutoCloseable {
     static final Path ROOT = Path.of(System.getProperty("hypha.root", "..")).toAbsolutePath().normalize();
     static final Path CONTROL = ROOT.resolve("control/target/quarkus-app/quarkus-run.jar");
     static final Path PROXY = ROOT.resolve("micro-proxy/target/hypha-proxy.jar");
+    /** Netty's native libraries, unpacked by the build as the proxy image ships them. */
+    static final Path PROXY_NATIVE = ROOT.resolve("micro-proxy/target/native/META-INF/native");
     static final Path INJECTOR = ROOT.resolve("injector-webhook/target/quarkus-app/quarkus-run.jar");
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
@@ -62,6 +64,9 @@ final class Procs implements AutoCloseable {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(java));
         cmd.addAll(jvmFlags);
+        if (jar.equals(PROXY)) {
+            cmd.add("-Djava.library.path=" + PROXY_NATIVE); // as the proxy image loads them
+        }
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar",
                 jar.toString()));
         ProcessBuilder pb = new ProcessBuilder(cmd);

@@ -42,7 +42,15 @@ public final class MeshTls {
                 }
                 yield SslProvider.OPENSSL;
             }
-            case AUTO -> OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK;
+            case AUTO -> {
+                if (OpenSsl.isAvailable()) {
+                    yield SslProvider.OPENSSL;
+                }
+                java.util.logging.Logger.getLogger(MeshTls.class.getName()).warning("BoringSSL did not load ("
+                        + OpenSsl.unavailabilityCause() + "): using the JDK's TLS, which costs more CPU and memory. "
+                        + dev.hypha.proxy.transport.Transports.NATIVE_HINT);
+                yield SslProvider.JDK;
+            }
         };
     }
 

@@ -15,6 +15,10 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 
 /** The socket transport: native epoll where available (needed for SO_ORIGINAL_DST), else NIO. */
 public record Transports(boolean epoll, EventLoopGroup group) {
+    /** Where Netty's native libraries come from, for the messages that say one did not load. */
+    public static final String NATIVE_HINT = "Netty loads its native libraries from -Djava.library.path (the proxy "
+            + "image has them in /opt/hypha/native) or else unpacks them into java.io.tmpdir, which must then be "
+            + "writable";
 
     public static Transports create(ProxyConfig.Transport choice, int threads, String name) {
         boolean useEpoll = switch (choice) {
@@ -26,7 +30,16 @@ public record Transports(boolean epoll, EventLoopGroup group) {
                 yield true;
             }
             case NIO -> false;
-            case AUTO -> Epoll.isAvailable();
+            case AUTO -> {
+                boolean ok = Epoll.isAvailable();
+                if (!ok && System.getProperty("os.name", "").startsWith("Linux")) {
+                    java.util.logging.Logger.getLogger(Transports.class.getName()).warning(
+                            "the native epoll transport did not load (" + Epoll.unavailabilityCause()
+                            + "): using NIO, which is slower and cannot read SO_ORIGINAL_DST in transparent mode. "
+                            + NATIVE_HINT);
+                }
+                yield ok;
+            }
         };
         DefaultThreadFactory tf = new DefaultThreadFactory(name, true);
         EventLoopGroup g = useEpoll ? new EpollEventLoopGroup(threads, tf) : new NioEventLoopGroup(threads, tf);
