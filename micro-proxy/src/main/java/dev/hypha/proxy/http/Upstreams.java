@@ -85,6 +85,8 @@ public final class Upstreams {
     private static final class H2Conn {
         final Future<Channel> ready;
         boolean goingAway;
+        /** Opens streams on this connection; kept, since a bootstrap looks its connection's multiplexer up once. */
+        Http2StreamChannelBootstrap streams;
 
         H2Conn(Future<Channel> ready) {
             this.ready = ready;
@@ -239,27 +241,25 @@ public final class Upstreams {
                 p.tryFailure(f.cause());
                 return;
             }
-            Channel parent = (Channel) f.getNow();
-            new Http2StreamChannelBootstrap(parent)
-                    .handler(new ChannelInitializer<Http2StreamChannel>() {
-                        @Override
-                        protected void initChannel(Http2StreamChannel ch) {
-                            ch.config().setAutoRead(false);
-                            ch.pipeline().addLast(STREAM_CODEC);
-                            ch.pipeline().addLast(new UpstreamHandler());
-                        }
-                    })
-                    .open().addListener(sf -> {
-                        if (!sf.isSuccess()) {
-                            p.tryFailure(new UpstreamException(ProxyError.CONNECT_FAILED,
-                                    "cannot open an HTTP/2 stream: " + sf.cause()));
-                            return;
-                        }
-                        Http2StreamChannel sc = (Http2StreamChannel) sf.getNow();
-                        if (!p.trySuccess(new H2Stream(sc))) {
-                            sc.close();
-                        }
-                    });
+            if (conn.streams == null) {
+                // The codec is shared and the stream's own handler is added once the stream is open (nothing
+                // arrives on it before its request is written): no initializer, and its map, made per stream.
+                conn.streams = new Http2StreamChannelBootstrap((Channel) f.getNow())
+                        .option(ChannelOption.AUTO_READ, false).handler(STREAM_CODEC);
+            }
+            conn.streams.open().addListener(sf -> {
+                if (!sf.isSuccess()) {
+                    p.tryFailure(new UpstreamException(ProxyError.CONNECT_FAILED,
+                            "cannot open an HTTP/2 stream: " + sf.cause()));
+                    return;
+                }
+                Http2StreamChannel sc = (Http2StreamChannel) sf.getNow();
+                UpstreamHandler h = new UpstreamHandler();
+                sc.pipeline().addLast(h);
+                if (!p.trySuccess(new H2Stream(sc, h))) {
+                    sc.close();
+                }
+            });
         });
     }
 
@@ -316,9 +316,11 @@ public final class Upstreams {
 
     private static final class H2Stream implements UpstreamStream {
         private final Http2StreamChannel ch;
+        private final UpstreamHandler handler;
 
-        H2Stream(Http2StreamChannel ch) {
+        H2Stream(Http2StreamChannel ch, UpstreamHandler handler) {
             this.ch = ch;
+            this.handler = handler;
         }
 
         @Override
@@ -333,15 +335,12 @@ public final class Upstreams {
 
         @Override
         public void bind(Exchange exchange) {
-            ch.pipeline().get(UpstreamHandler.class).exchange = exchange;
+            handler.exchange = exchange;
         }
 
         @Override
         public void release(boolean reusable) {
-            UpstreamHandler h = ch.pipeline().get(UpstreamHandler.class);
-            if (h != null) {
-                h.exchange = null;
-            }
+            handler.exchange = null;
             if (ch.isActive() && !reusable) {
                 ch.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
             }
@@ -349,10 +348,7 @@ public final class Upstreams {
 
         @Override
         public void abort(Http2Error code) {
-            UpstreamHandler h = ch.pipeline().get(UpstreamHandler.class);
-            if (h != null) {
-                h.exchange = null;
-            }
+            handler.exchange = null;
             if (ch.isActive()) {
                 ch.writeAndFlush(new DefaultHttp2ResetFrame(code == null ? Http2Error.CANCEL : code));
             }
