@@ -426,6 +426,11 @@ $STARTUP
 | max throughput through the pair ≥ 50 % of direct (HTTP/1.1) | $H1MAXRATIO | $B6 | $H1MAXFLOOR |
 | start to ready, certified by a local control plane ≤ 300 ms | ${READY_MS:-?} ms | $B7 | ${floor_ready_ms} ms (no control plane) |
 
+Reading the last column: where even the floor misses a line, no proxy on this JVM, Netty and BoringSSL meets it on
+this machine (haproxy's own figure is in the latency and throughput tables); where the floor meets it and Hypha does
+not, the difference is Hypha's own work per request (HTTP/1 and HTTP/2 codecs, a child channel per HTTP/2 stream,
+routing, metrics). \`bench/README.md\` ("What limits") has the profiles behind both and what would move each line.
+
 ### Where an idle proxy's memory goes (Native Memory Tracking, committed MiB)
 
 An idle Hypha proxy with the same flags and NMT on: RSS $(mib $NMT_RSS) MiB = RssAnon $(mib $NMT_ANON) + RssFile
@@ -439,10 +444,11 @@ $NMTROWS
 
 What would move it: most of an idle proxy is the JVM itself — libjvm's code, the class-data archive (the AOT
 cache's is larger than the default CDS archive it replaces: faster start, more mapped memory), metaspace, compiler
-arenas and the code cache; the floor above is what remains with no proxy at all. Netty, BoringSSL and the proxy's
-own state are the difference between the two. Below the floor only a native image goes (GraalVM / Mandrel, which
-cannot be installed on these machines; the proxy avoids reflection and dynamic class loading to stay ready for
-it). Within the JVM: C1-only (\`-XX:TieredStopAtLevel=1\`) measured about 35 MiB less under load at half the
+arenas and the code cache; the floor above is what remains with no proxy at all. Netty and BoringSSL take a JVM to
+the floor pair's idle figure (same flags, their own AOT caches, no HTTP); the proxy's own classes and state are the
+rest. Below the floor only a native image goes (GraalVM / Mandrel, which cannot be installed on these machines; the
+proxy avoids reflection and dynamic class loading to stay ready for it). Within the JVM: C1-only
+(\`-XX:TieredStopAtLevel=1\`) measured about 35 MiB less under load but twice the CPU per request and half the
 maximum throughput; no AOT cache trades start-up time for the archive's mapped pages.
 
 Raw outputs of every run are in \`bench/out/\` (not committed).
