@@ -136,10 +136,11 @@ public final class H1ServerHandler extends ChannelInboundHandlerAdapter implemen
             }
             current = new Exchange(cx, this, head, conn, hasBody);
             current.start();
-            if (!hasBody && !closing) {
+            if (!hasBody && !closing && !HeaderRules.isUpgrade(req)) {
                 // Keep the socket armed for reading while this request is served: the next request (queued, one
                 // read at most) or the client's FIN is then read without clearing and re-arming the socket's
-                // epoll interest — two epoll_ctl system calls per request otherwise.
+                // epoll interest — two epoll_ctl system calls per request otherwise. Not for an upgrade: what
+                // follows it belongs to the new protocol, read once the connection has switched.
                 ctx.read();
             }
         } else if (msg instanceof HttpContent c) {
