@@ -38,7 +38,7 @@ public final class MeshTls {
             case OPENSSL -> {
                 if (!OpenSsl.isAvailable()) {
                     throw new IllegalStateException("HYPHA_PROXY_TLS_PROVIDER=openssl but BoringSSL did not load: "
-                            + OpenSsl.unavailabilityCause());
+                            + OpenSsl.unavailabilityCause() + ". " + dev.hypha.proxy.transport.Transports.NATIVE_HINT);
                 }
                 yield SslProvider.OPENSSL;
             }

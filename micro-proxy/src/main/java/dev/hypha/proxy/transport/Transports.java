@@ -25,7 +25,7 @@ public record Transports(boolean epoll, EventLoopGroup group) {
             case EPOLL -> {
                 if (!Epoll.isAvailable()) {
                     throw new IllegalStateException("HYPHA_PROXY_TRANSPORT=epoll but epoll is not available: "
-                            + Epoll.unavailabilityCause());
+                            + Epoll.unavailabilityCause() + ". " + NATIVE_HINT);
                 }
                 yield true;
             }
