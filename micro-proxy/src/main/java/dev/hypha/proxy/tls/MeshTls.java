@@ -100,8 +100,7 @@ public final class MeshTls {
             SslContext client = SslContextBuilder.forClient()
                     .sslProvider(provider).protocols(PROTOCOLS).trustManager(anchorArr)
                     .keyManager(keys).applicationProtocolConfig(alpn).build();
-            return new Credentials(id.dnsName(), notAfter, server, client, new TapContext(key, chainArr, anchorArr,
-                    provider));
+            return new Credentials(id.dnsName(), notAfter, server, client, new TapContext(keys, anchorArr, provider));
         } catch (Exception e) {
             throw new TlsConfigException("the certificate and key cannot be used for TLS: " + e.getMessage());
         }
@@ -109,15 +108,14 @@ public final class MeshTls {
 
     /** The tap port's server context, built once on first use. */
     private static final class TapContext implements java.util.function.Supplier<SslContext> {
-        private final PrivateKey key;
-        private final X509Certificate[] chain;
+        private final javax.net.ssl.KeyManagerFactory keys;
         private final X509Certificate[] anchors;
         private final SslProvider provider;
         private volatile SslContext built;
 
-        TapContext(PrivateKey key, X509Certificate[] chain, X509Certificate[] anchors, SslProvider provider) {
-            this.key = key;
-            this.chain = chain;
+        /** {@code keys}: the identity's key manager, the same the mesh contexts use. */
+        TapContext(javax.net.ssl.KeyManagerFactory keys, X509Certificate[] anchors, SslProvider provider) {
+            this.keys = keys;
             this.anchors = anchors;
             this.provider = provider;
         }
@@ -126,8 +124,7 @@ public final class MeshTls {
         public synchronized SslContext get() {
             if (built == null) {
                 try {
-                    built = SslContextBuilder.forServer(MeshKeyManager.factory(key, chain,
-                                    provider == SslProvider.OPENSSL)).sslProvider(provider).protocols(PROTOCOLS)
+                    built = SslContextBuilder.forServer(keys).sslProvider(provider).protocols(PROTOCOLS)
                             .trustManager(anchors).clientAuth(ClientAuth.REQUIRE)
                             .applicationProtocolConfig(new ApplicationProtocolConfig(
                                     ApplicationProtocolConfig.Protocol.ALPN,

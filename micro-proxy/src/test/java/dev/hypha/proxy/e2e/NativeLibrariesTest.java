@@ -2,12 +2,12 @@ package dev.hypha.proxy.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import dev.hypha.proxy.testing.Cmd;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -60,16 +60,7 @@ class NativeLibrariesTest {
         pb.redirectErrorStream(true).redirectOutput(logFile.toFile());
         Process p = pb.start();
         try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (System.nanoTime() < deadline) {
-                String log = Files.readString(logFile, StandardCharsets.UTF_8);
-                if (log.contains("hypha-proxy listening")) {
-                    return log;
-                }
-                assertTrue(p.isAlive(), "the proxy exited:\n" + log);
-                Thread.sleep(20);
-            }
-            throw new AssertionError("the proxy never listened:\n" + Files.readString(logFile));
+            return Cmd.awaitLog(logFile, "hypha-proxy listening", p);
         } finally {
             p.destroy();
             if (!p.waitFor(10, TimeUnit.SECONDS)) {

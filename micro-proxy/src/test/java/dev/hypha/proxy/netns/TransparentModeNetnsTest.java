@@ -76,20 +76,6 @@ class TransparentModeNetnsTest {
         return p;
     }
 
-    private static void awaitLog(Path log, String text, Process p) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (System.nanoTime() < deadline) {
-            if (Files.exists(log) && Files.readString(log).contains(text)) {
-                return;
-            }
-            if (!p.isAlive()) {
-                throw new AssertionError("process exited: " + Files.readString(log));
-            }
-            Thread.sleep(50);
-        }
-        throw new AssertionError("'" + text + "' never appeared: " + Files.readString(log));
-    }
-
     private static Map<String, String> proxyEnv(TestPki.Identity id, String destinations) {
         Map<String, String> env = new java.util.HashMap<>(Map.of(
                 "HYPHA_PROXY_MODE", "transparent",
@@ -144,9 +130,9 @@ class TransparentModeNetnsTest {
         Process pb = java(nsB, proxyEnv(b, null), bLog, "dev.hypha.proxy.Main");
         Path aLog = dir.resolve("proxy-a.log");
         Process pa = java(nsA, proxyEnv(a, ipB + ":8080=" + ipB + ":8080@" + Mesh.ID_B), aLog, "dev.hypha.proxy.Main");
-        awaitLog(appLog, "backend listening", app);
-        awaitLog(bLog, "hypha-proxy listening", pb);
-        awaitLog(aLog, "hypha-proxy listening", pa);
+        Cmd.awaitLog(appLog, "backend listening", app);
+        Cmd.awaitLog(bLog, "hypha-proxy listening", pb);
+        Cmd.awaitLog(aLog, "hypha-proxy listening", pa);
 
         Cmd.Result r = Cmd.run(30, "ip", "netns", "exec", nsA, "setpriv", "--reuid=65534", "--regid=65534",
                 "--clear-groups", "curl", "-sS", "--max-time", "15", "-D", "-", "http://" + ipB + ":8080/hello");

@@ -45,6 +45,27 @@ public final class Cmd {
         return run(timeoutSeconds, List.of(command));
     }
 
+    /**
+     * Waits (at most 30 s) until a process's log holds {@code text} and returns the log; fails with the log when the
+     * process exits first or the text never appears.
+     */
+    public static String awaitLog(Path log, String text, Process p) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            if (Files.exists(log)) {
+                String content = Files.readString(log);
+                if (content.contains(text)) {
+                    return content;
+                }
+            }
+            if (!p.isAlive()) {
+                throw new AssertionError("process exited: " + Files.readString(log));
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("'" + text + "' never appeared: " + Files.readString(log));
+    }
+
     /** True in CI, where every tool the tests use must be installed (a missing one fails instead of skipping). */
     public static boolean inCi() {
         return "true".equals(System.getenv("CI"));
