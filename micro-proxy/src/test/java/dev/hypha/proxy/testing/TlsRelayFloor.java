@@ -38,8 +38,17 @@ public final class TlsRelayFloor {
             System.exit(2);
         }
         boolean out = args[0].equals("out");
-        int listen = Integer.parseInt(args[1]);
-        int target = Integer.parseInt(args[2]);
+        int listen;
+        int target;
+        try {
+            listen = Integer.parseInt(args[1]);
+            target = Integer.parseInt(args[2]);
+        } catch (NumberFormatException e) {
+            System.err.println("TlsRelayFloor: LISTEN_PORT and TARGET_PORT must be port numbers, got '" + args[1]
+                    + "' and '" + args[2] + "'");
+            System.exit(2);
+            return;
+        }
         File cert = new File(args[3]);
         File key = new File(args[4]);
         File anchors = new File(args[5]);
