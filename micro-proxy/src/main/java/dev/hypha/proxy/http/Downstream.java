@@ -1,12 +1,23 @@
 package dev.hypha.proxy.http;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http2.Http2Error;
 
 /** The side of an exchange that received the request: an HTTP/1 connection or an HTTP/2 stream. */
 public interface Downstream {
+    /**
+     * The connection's channel: its event loop and allocator serve the exchange, and an HTTP/1 connection that
+     * switches protocols relays bytes on it. Messages go through {@link #write}, not through this channel.
+     */
     Channel channel();
+
+    /** Writes one response message (head, body chunk or end) to the client; not flushed. */
+    ChannelFuture write(HttpObject msg);
+
+    void flush();
 
     boolean http2();
 

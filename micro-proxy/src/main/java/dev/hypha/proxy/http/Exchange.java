@@ -214,13 +214,12 @@ public final class Exchange {
             retryHead = null;
         }
         prepareRequestHead();
-        Channel uc = s.channel();
         if (head instanceof LastHttpContent) {
             requestSent = true;
         }
         HttpObject lastWrite = head;
         if (pending != null) {
-            uc.write(head);
+            s.write(head);
             HttpContent c;
             while ((c = pending.poll()) != null) {
                 if (c instanceof LastHttpContent) {
@@ -229,13 +228,14 @@ public final class Exchange {
                 if (pending.isEmpty()) {
                     lastWrite = c;
                 } else {
-                    uc.write(c);
+                    s.write(c);
                 }
             }
             pending = null;
         }
-        uc.writeAndFlush(lastWrite).addListener(writeUpDone);
-        uc.read();
+        s.write(lastWrite).addListener(writeUpDone);
+        s.flush();
+        s.read();
     }
 
     /** Adapts the request head to the upstream hop (HTTP/1 framing, orig-proto marker, mesh headers). */
@@ -299,7 +299,7 @@ public final class Exchange {
         if (last) {
             requestSent = true;
         }
-        up.channel().write(c).addListener(writeUpDone);
+        up.write(c).addListener(writeUpDone);
         flushUp = true;
     }
 
@@ -375,7 +375,7 @@ public final class Exchange {
     void downstreamReadComplete() {
         if (flushUp && up != null) {
             flushUp = false;
-            up.channel().flush();
+            up.flush();
         }
     }
 
@@ -383,7 +383,7 @@ public final class Exchange {
     void upstreamReadComplete() {
         if (flushDown) {
             flushDown = false;
-            down.channel().flush();
+            down.flush();
         }
     }
 
@@ -425,7 +425,7 @@ public final class Exchange {
             if (msg instanceof LastHttpContent l && !(msg instanceof HttpResponse) && !l.content().isReadable()
                     && l.trailingHeaders().isEmpty()) {
                 l.release();
-                up.channel().read();
+                up.read();
                 return;
             }
         }
@@ -509,7 +509,7 @@ public final class Exchange {
                 && hc.content().isReadable()) {
             hc.content().clear();
         }
-        down.channel().write(obj).addListener((ChannelFutureListener) f -> {
+        down.write(obj).addListener((ChannelFutureListener) f -> {
             if (!f.isSuccess()) {
                 onDownstreamClosed();
                 return;
@@ -517,7 +517,7 @@ public final class Exchange {
             if (last) {
                 complete();
             } else if (!finished) {
-                up.channel().read();
+                up.read();
             }
         });
         flushDown = true;
@@ -533,11 +533,12 @@ public final class Exchange {
                     io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
         }
         boolean skipLast = !up.http2(); // the HTTP/1 decoder follows a 1xx head with an empty LastHttpContent
-        down.channel().writeAndFlush(interim).addListener((ChannelFutureListener) f -> {
+        down.write(interim).addListener((ChannelFutureListener) f -> {
             if (f.isSuccess() && !finished) {
-                up.channel().read();
+                up.read();
             }
         });
+        down.flush();
         if (skipLast) {
             interimPending = true;
         }
@@ -701,10 +702,11 @@ public final class Exchange {
         if (mustClose && !down.http2()) {
             HttpUtil.setKeepAlive(r, false);
         }
-        down.channel().writeAndFlush(r).addListener((ChannelFutureListener) f -> {
+        down.write(r).addListener((ChannelFutureListener) f -> {
             recordResponse();
             down.exchangeDone(this, mustClose || !f.isSuccess());
         });
+        down.flush();
     }
 
     /** Cancels both sides after the response began (or when no response can be sent). */

@@ -172,6 +172,16 @@ public final class H1ServerHandler extends ChannelInboundHandlerAdapter implemen
     }
 
     @Override
+    public io.netty.channel.ChannelFuture write(io.netty.handler.codec.http.HttpObject msg) {
+        return ctx.channel().write(msg);
+    }
+
+    @Override
+    public void flush() {
+        ctx.channel().flush();
+    }
+
+    @Override
     public boolean http2() {
         return false;
     }

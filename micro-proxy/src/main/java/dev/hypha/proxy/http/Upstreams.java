@@ -17,16 +17,13 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
-import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
@@ -50,8 +47,6 @@ import java.util.logging.Logger;
  * loop that owns the downstream using it.
  */
 public final class Upstreams {
-    /** Sharable (no state of its own): one instance for every stream instead of one per stream. */
-    private static final Http2StreamFrameToHttpObjectCodec STREAM_CODEC = new Http2StreamFrameToHttpObjectCodec(false, true);
     private static final Logger LOG = Logger.getLogger(Upstreams.class.getName());
     private static final AttributeKey<ScheduledFuture<?>> IDLE_TIMER = AttributeKey.valueOf("hypha.idle");
     private static final int MAX_IDLE_PER_TARGET = 32;
@@ -85,8 +80,6 @@ public final class Upstreams {
     private static final class H2Conn {
         final Future<Channel> ready;
         boolean goingAway;
-        /** Opens streams on this connection; kept, since a bootstrap looks its connection's multiplexer up once. */
-        Http2StreamChannelBootstrap streams;
 
         H2Conn(Future<Channel> ready) {
             this.ready = ready;
@@ -176,6 +169,21 @@ public final class Upstreams {
         }
 
         @Override
+        public io.netty.channel.ChannelFuture write(io.netty.handler.codec.http.HttpObject msg) {
+            return ch.write(msg);
+        }
+
+        @Override
+        public void flush() {
+            ch.flush();
+        }
+
+        @Override
+        public void read() {
+            ch.read();
+        }
+
+        @Override
         public void bind(Exchange exchange) {
             UpstreamHandler h = ch.pipeline().get(UpstreamHandler.class);
             if (h != null) {
@@ -227,7 +235,7 @@ public final class Upstreams {
                 } else {
                     Channel parent = (Channel) f.getNow();
                     parent.closeFuture().addListener(x -> lp.h2.remove(key, fresh));
-                    parent.pipeline().get(GoAwayWatcher.class).onGoAway = () -> {
+                    parent.pipeline().get(H2Client.class).onGoingAway = () -> {
                         fresh.goingAway = true;
                         lp.h2.remove(key, fresh);
                     };
@@ -235,32 +243,26 @@ public final class Upstreams {
             });
             c = fresh;
         }
-        H2Conn conn = c;
-        conn.ready.addListener(f -> {
-            if (!f.isSuccess()) {
-                p.tryFailure(f.cause());
-                return;
-            }
-            if (conn.streams == null) {
-                // The codec is shared and the stream's own handler is added once the stream is open (nothing
-                // arrives on it before its request is written): no initializer, and its map, made per stream.
-                conn.streams = new Http2StreamChannelBootstrap((Channel) f.getNow())
-                        .option(ChannelOption.AUTO_READ, false).handler(STREAM_CODEC);
-            }
-            conn.streams.open().addListener(sf -> {
-                if (!sf.isSuccess()) {
-                    p.tryFailure(new UpstreamException(ProxyError.CONNECT_FAILED,
-                            "cannot open an HTTP/2 stream: " + sf.cause()));
-                    return;
-                }
-                Http2StreamChannel sc = (Http2StreamChannel) sf.getNow();
-                UpstreamHandler h = new UpstreamHandler();
-                sc.pipeline().addLast(h);
-                if (!p.trySuccess(new H2Stream(sc, h))) {
-                    sc.close();
-                }
-            });
-        });
+        Future<Channel> ready = c.ready;
+        if (ready.isDone()) {
+            openStream(ready, p);
+        } else {
+            ready.addListener(f -> openStream(ready, p));
+        }
+    }
+
+    private static void openStream(Future<Channel> ready, Promise<UpstreamStream> p) {
+        if (!ready.isSuccess()) {
+            p.tryFailure(ready.cause());
+            return;
+        }
+        Channel ch = ready.getNow();
+        H2Client h = ch.pipeline().get(H2Client.class);
+        if (h == null || !ch.isActive()) {
+            p.tryFailure(new UpstreamException(ProxyError.CONNECT_FAILED, "the HTTP/2 connection closed"));
+            return;
+        }
+        p.trySuccess(h.open());
     }
 
     private Future<Channel> connectH2(UpstreamTarget t, EventLoop loop) {
@@ -276,86 +278,175 @@ public final class Upstreams {
                     .initialSettings(Http2Settings.defaultSettings().pushEnabled(false))
                     .validateHeaders(true)
                     .build());
-            ch.pipeline().addLast("h2-mux", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
-            ch.pipeline().addLast("h2-goaway", new GoAwayWatcher());
+            ch.pipeline().addLast("h2-streams", new H2Client());
             ch.read();
             ready.trySuccess(ch);
         });
         return ready;
     }
 
-    /** Marks a shared connection as going away when the server sends GOAWAY: new streams use a new connection. */
-    private static final class GoAwayWatcher extends ChannelInboundHandlerAdapter {
-        Runnable onGoAway;
+    /** The client side of a shared upstream HTTP/2 connection: a stream per exchange. */
+    private static final class H2Client extends H2Connection {
+        /** Marks the connection as going away (GOAWAY, or the server hung up): new streams use a new one. */
+        Runnable onGoingAway;
 
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (msg instanceof Http2GoAwayFrame && onGoAway != null) {
-                onGoAway.run();
-            }
-            ReferenceCountUtil.release(msg);
+        UpStream open() {
+            return new UpStream(newStream());
         }
 
         @Override
-        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
-                if (onGoAway != null) {
-                    onGoAway.run();
+        Stream newRemoteStream(io.netty.handler.codec.http2.Http2HeadersFrame frame) {
+            return null; // push is disabled: a server cannot open streams
+        }
+
+        @Override
+        void onGoAway(Http2GoAwayFrame frame) {
+            if (onGoingAway != null) {
+                onGoingAway.run();
+            }
+            int last = frame.lastStreamId();
+            // Streams past the server's last stream id were refused, never processed: they may be sent again.
+            forEachStream(s -> {
+                if (s.stream.id() > last) {
+                    s.onReset(Http2Error.REFUSED_STREAM);
                 }
-                ctx.close();
-            }
-            ReferenceCountUtil.release(evt);
+            });
         }
 
         @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            LOG.log(Level.FINE, "upstream HTTP/2 connection error: {0}", cause.toString());
-            ctx.close();
+        void inputShutdown() {
+            if (onGoingAway != null) {
+                onGoingAway.run();
+            }
+        }
+
+        /** One exchange's stream. */
+        final class UpStream extends Stream implements UpstreamStream {
+            private Exchange exchange;
+            /** The exchange this stream handed messages to in the current read batch. */
+            private Exchange reader;
+            private boolean headSeen;
+
+            UpStream(io.netty.handler.codec.http2.Http2FrameStream stream) {
+                super(stream);
+            }
+
+            @Override
+            void onHeaders(io.netty.handler.codec.http2.Http2HeadersFrame frame) {
+                HttpObject msg;
+                try {
+                    msg = message(frame, false);
+                } catch (io.netty.handler.codec.http2.Http2Exception | RuntimeException e) {
+                    // not a response (e.g. no :status): the server broke the protocol on this stream
+                    reset(Http2Error.PROTOCOL_ERROR);
+                    onReset(Http2Error.PROTOCOL_ERROR);
+                    return;
+                }
+                if (!headSeen && msg instanceof LastHttpContent && !(msg instanceof HttpResponse)) {
+                    ReferenceCountUtil.release(msg); // trailers before any head
+                    reset(Http2Error.PROTOCOL_ERROR);
+                    onReset(Http2Error.PROTOCOL_ERROR);
+                    return;
+                }
+                headSeen = true;
+                deliver(msg);
+            }
+
+            @Override
+            void onData(io.netty.handler.codec.http2.Http2DataFrame frame) {
+                received(frame);
+                if (exchange == null) {
+                    frame.release();
+                    credit(); // nobody reads it: do not hold the server's window
+                    return;
+                }
+                deliver(content(frame));
+            }
+
+            private void deliver(HttpObject msg) {
+                Exchange e = exchange;
+                if (e == null) {
+                    ReferenceCountUtil.release(msg);
+                    return;
+                }
+                reader = e;
+                e.onUpstreamRead(msg);
+            }
+
+            @Override
+            void onReset(Http2Error code) {
+                Exchange e = exchange;
+                if (e != null) {
+                    e.onUpstreamReset(code);
+                }
+            }
+
+            @Override
+            void onClosed() {
+                Exchange e = exchange;
+                exchange = null;
+                if (e != null) {
+                    e.onUpstreamClosed();
+                }
+            }
+
+            @Override
+            void readComplete() {
+                // the exchange read in this batch, even if the stream closed (and unbound it) since
+                Exchange e = reader;
+                reader = null;
+                if (e != null) {
+                    e.upstreamReadComplete();
+                }
+            }
+
+            @Override
+            public Channel channel() {
+                return ctx.channel();
+            }
+
+            @Override
+            public boolean http2() {
+                return true;
+            }
+
+            @Override
+            public io.netty.channel.ChannelFuture write(HttpObject msg) {
+                return send(msg);
+            }
+
+            @Override
+            public void flush() {
+                flushConnection();
+            }
+
+            @Override
+            public void read() {
+                credit();
+            }
+
+            @Override
+            public void bind(Exchange e) {
+                exchange = e;
+            }
+
+            @Override
+            public void release(boolean reusable) {
+                exchange = null;
+                if (!reusable) {
+                    reset(Http2Error.CANCEL);
+                }
+            }
+
+            @Override
+            public void abort(Http2Error code) {
+                exchange = null;
+                reset(code == null ? Http2Error.CANCEL : code);
+            }
         }
     }
 
-    private static final class H2Stream implements UpstreamStream {
-        private final Http2StreamChannel ch;
-        private final UpstreamHandler handler;
-
-        H2Stream(Http2StreamChannel ch, UpstreamHandler handler) {
-            this.ch = ch;
-            this.handler = handler;
-        }
-
-        @Override
-        public Channel channel() {
-            return ch;
-        }
-
-        @Override
-        public boolean http2() {
-            return true;
-        }
-
-        @Override
-        public void bind(Exchange exchange) {
-            handler.exchange = exchange;
-        }
-
-        @Override
-        public void release(boolean reusable) {
-            handler.exchange = null;
-            if (ch.isActive() && !reusable) {
-                ch.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
-            }
-        }
-
-        @Override
-        public void abort(Http2Error code) {
-            handler.exchange = null;
-            if (ch.isActive()) {
-                ch.writeAndFlush(new DefaultHttp2ResetFrame(code == null ? Http2Error.CANCEL : code));
-            }
-        }
-    }
-
-    /** Routes an upstream's reads and events to the exchange it serves. */
+    /** Routes an upstream HTTP/1 connection's reads and events to the exchange it serves. */
     static final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         Exchange exchange;
         boolean inputShutdown;
@@ -383,22 +474,11 @@ public final class Upstreams {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            Exchange e = exchange;
             if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
                 // The server sent FIN: the connection is done. A response delimited by the close was completed by the
                 // decoder before this event; an exchange still waiting for its response sees the close.
                 inputShutdown = true;
                 ctx.close();
-            } else if (evt instanceof Http2ResetFrame rst) {
-                if (e != null) {
-                    Http2Error code = Http2Error.valueOf(rst.errorCode());
-                    e.onUpstreamReset(code == null ? Http2Error.INTERNAL_ERROR : code);
-                }
-            } else if (evt instanceof Http2GoAwayFrame) {
-                // This stream is past the server's last stream id: it was refused, never processed.
-                if (e != null) {
-                    e.onUpstreamReset(Http2Error.REFUSED_STREAM);
-                }
             }
             ReferenceCountUtil.release(evt);
         }
