@@ -509,6 +509,10 @@ public final class Exchange {
                 && hc.content().isReadable()) {
             hc.content().clear();
         }
+        // A head is small and carries no body: the body is read on at once (an HTTP/1 upstream then stays armed for
+        // reading instead of being disarmed and re-armed, two system calls, when the head's write completes after
+        // the read). Body chunks are read on only once written, so a slow client slows the server.
+        boolean head = obj instanceof HttpResponse && !last;
         down.write(obj).addListener((ChannelFutureListener) f -> {
             if (!f.isSuccess()) {
                 onDownstreamClosed();
@@ -516,11 +520,14 @@ public final class Exchange {
             }
             if (last) {
                 complete();
-            } else if (!finished) {
+            } else if (!finished && !head) {
                 up.read();
             }
         });
         flushDown = true;
+        if (head) {
+            up.read();
+        }
     }
 
     private void writeInterim(HttpResponse r) {
