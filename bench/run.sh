@@ -428,7 +428,7 @@ $STARTUP
 
 Reading the last column: where even the floor misses a line, no proxy on this JVM, Netty and BoringSSL meets it on
 this machine (haproxy's own figure is in the latency and throughput tables); where the floor meets it and Hypha does
-not, the difference is Hypha's own work per request (HTTP/1 and HTTP/2 codecs, a child channel per HTTP/2 stream,
+not, the difference is Hypha's own work per request (HTTP/1 and HTTP/2 codecs and the conversion between them,
 routing, metrics). \`bench/README.md\` ("What limits") has the profiles behind both and what would move each line.
 
 ### Where an idle proxy's memory goes (Native Memory Tracking, committed MiB)
