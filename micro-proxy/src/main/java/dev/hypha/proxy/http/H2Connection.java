@@ -262,8 +262,17 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
             }
         }
 
+        /** The connection's channel (its event loop and allocator). */
+        public final io.netty.channel.Channel channel() {
+            return ctx.channel();
+        }
+
+        public final boolean http2() {
+            return true;
+        }
+
         /** Writes one message of this stream as its frames (not flushed); the future is the last frame's. */
-        final ChannelFuture send(HttpObject obj) {
+        public final ChannelFuture write(HttpObject obj) {
             ChannelFuture last = null;
             if (obj instanceof HttpMessage m) {
                 if (m instanceof HttpRequest) {
@@ -302,7 +311,7 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
             return last != null ? last : ctx.newSucceededFuture();
         }
 
-        final void flushConnection() {
+        public final void flush() {
             ctx.flush();
         }
 

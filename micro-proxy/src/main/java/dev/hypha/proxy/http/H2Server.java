@@ -1,7 +1,5 @@
 package dev.hypha.proxy.http;
 
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
@@ -136,26 +134,6 @@ public final class H2Server {
                 if (exchange != null) {
                     exchange.downstreamReadComplete();
                 }
-            }
-
-            @Override
-            public Channel channel() {
-                return ctx.channel();
-            }
-
-            @Override
-            public boolean http2() {
-                return true;
-            }
-
-            @Override
-            public ChannelFuture write(HttpObject msg) {
-                return send(msg);
-            }
-
-            @Override
-            public void flush() {
-                flushConnection();
             }
 
             @Override

@@ -401,26 +401,6 @@ public final class Upstreams {
             }
 
             @Override
-            public Channel channel() {
-                return ctx.channel();
-            }
-
-            @Override
-            public boolean http2() {
-                return true;
-            }
-
-            @Override
-            public io.netty.channel.ChannelFuture write(HttpObject msg) {
-                return send(msg);
-            }
-
-            @Override
-            public void flush() {
-                flushConnection();
-            }
-
-            @Override
             public void read() {
                 credit();
             }
