@@ -525,7 +525,7 @@ public final class Exchange {
             }
         });
         flushDown = true;
-        if (head) {
+        if (head && !finished) {
             up.read();
         }
     }
