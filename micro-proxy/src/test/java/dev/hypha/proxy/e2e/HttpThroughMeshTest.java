@@ -105,6 +105,37 @@ class HttpThroughMeshTest {
     }
 
     @Test
+    void concurrentLargeUploadsAllArriveWholeOverTheSharedMeshConnection() throws Exception {
+        // Eight 1 MB uploads at once, half of them from HTTP/2 clients: all cross the mesh as streams of one HTTP/2
+        // connection, whose 64 KiB connection window only refills as the proxies credit back what they forwarded
+        // (and the HTTP/2 clients' own connections likewise). A credit lost anywhere stalls them all.
+        byte[] data = new byte[1_000_000];
+        new java.util.Random(11).nextBytes(data);
+        Path body = Files.createTempFile(dir, "large", ".bin");
+        Files.write(body, data);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+        try {
+            List<java.util.concurrent.Future<Cmd.Result>> runs = new ArrayList<>();
+            List<Path> outs = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                Path out = dir.resolve("large-echo-" + i + ".bin");
+                outs.add(out);
+                String proto = i % 2 == 0 ? "--http1.1" : "--http2-prior-knowledge";
+                runs.add(pool.submit(() -> curl(proto, "-X", "POST", "-H", "Expect:", "--data-binary", "@" + body,
+                        "http://" + authority() + "/upload", "-o", out.toString())));
+            }
+            for (int i = 0; i < 8; i++) {
+                Cmd.Result r = runs.get(i).get(60, java.util.concurrent.TimeUnit.SECONDS);
+                assertEquals(0, r.exit(), "upload " + i + ": " + r.err());
+                assertEquals("1000000", header(r.out(), "x-echo-body-length"), "upload " + i + ": " + r.out());
+                assertTrue(java.util.Arrays.equals(data, Files.readAllBytes(outs.get(i))), "upload " + i + " echoed differs");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
     void expectContinueIsAnsweredByTheAppThroughBothProxies() throws Exception {
         Path body = Files.createTempFile(dir, "body", ".txt");
         Files.writeString(body, "x".repeat(5000));
