@@ -88,10 +88,6 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
         streams.put(s.stream.id(), s);
     }
 
-    final int openStreams() {
-        return streams.size();
-    }
-
     /** Visits the streams open now (a copy: the visitor may close them). */
     final void forEachStream(java.util.function.Consumer<Stream> visitor) {
         if (streams.isEmpty()) {
