@@ -26,6 +26,7 @@ import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2FrameStreamEvent;
 import io.netty.handler.codec.http2.Http2FrameStreamException;
@@ -74,6 +75,40 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
         this.connection = codec.connection();
         this.flow = connection.local().flowController();
         this.scheme = ctx.pipeline().get(SslHandler.class) != null ? "https" : "http";
+    }
+
+    /**
+     * A frame codec builder whose connection shares the send window among streams round-robin
+     * ({@link io.netty.handler.codec.http2.UniformStreamByteDistributor}) instead of Netty's default priority tree,
+     * which does bookkeeping for every stream added and removed; priorities are deprecated by RFC 9113 and no peer of
+     * the proxy sends them.
+     */
+    static Http2FrameCodecBuilder codec(boolean server) {
+        io.netty.handler.codec.http2.DefaultHttp2Connection c =
+                new io.netty.handler.codec.http2.DefaultHttp2Connection(server);
+        c.remote().flowController(new io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController(c,
+                new io.netty.handler.codec.http2.UniformStreamByteDistributor(c)));
+        CodecBuilder b = new CodecBuilder(c);
+        if (!server) {
+            b.gracefulShutdownTimeoutMillis(0); // as Netty's client builder: closing does not wait for streams
+        }
+        return b;
+    }
+
+    /** Gives the builder a connection of our own (its setter is protected). */
+    private static final class CodecBuilder extends Http2FrameCodecBuilder {
+        private final boolean server;
+
+        CodecBuilder(Http2Connection c) {
+            this.server = c.isServer();
+            connection(c);
+        }
+
+        /** The builder's own flag stays unset with a connection given; its server-only defaults read this. */
+        @Override
+        public boolean isServer() {
+            return server;
+        }
     }
 
     /** A HEADERS frame for a stream this side does not know: a new request on a server, nothing on a client. */

@@ -9,7 +9,6 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.util.ReferenceCountUtil;
@@ -28,7 +27,7 @@ public final class H2Server {
     /** Adds the HTTP/2 server codec and the stream dispatcher to a connection's pipeline. */
     public static void configure(ChannelPipeline p, ExchangeContext cx, ConnContext conn, long gracefulShutdownMillis) {
         p.channel().config().setAutoRead(true); // the connection reads freely; each stream's window bounds memory
-        p.addLast("h2", Http2FrameCodecBuilder.forServer()
+        p.addLast("h2", H2Connection.codec(true)
                 .initialSettings(Http2Settings.defaultSettings()
                         .maxConcurrentStreams(MAX_CONCURRENT_STREAMS)
                         .maxHeaderListSize(cx.maxHeaderBytes()))

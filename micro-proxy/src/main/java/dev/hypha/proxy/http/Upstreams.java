@@ -21,7 +21,6 @@ import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.ssl.SslHandler;
@@ -274,7 +273,7 @@ public final class Upstreams {
             }
             Channel ch = (Channel) f.getNow();
             ch.config().setAutoRead(true);
-            ch.pipeline().addLast("h2", Http2FrameCodecBuilder.forClient()
+            ch.pipeline().addLast("h2", H2Connection.codec(false)
                     .initialSettings(Http2Settings.defaultSettings().pushEnabled(false))
                     .validateHeaders(true)
                     .build());
