@@ -99,7 +99,8 @@ class DemoSmokeTest {
             try (ServerSocket s = new ServerSocket()) {
                 s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
             } catch (IOException e) {
-                throw new AssertionError("port " + port + " is still in use after the demo: " + e.getMessage());
+                throw new AssertionError("port " + port + " is still in use after the demo: " + e.getMessage()
+                        + "\n" + sockets(port));
             }
         }
     }
@@ -127,9 +128,29 @@ class DemoSmokeTest {
     }
 
     /** Every port the demo said it listens on (control plane, proxies, apps). */
+    /** What holds {@code port} now, as {@code ss} shows it (for the failure message). */
+    private static String sockets(int port) {
+        try {
+            Process p = new ProcessBuilder("ss", "-tanp").redirectErrorStream(true).start();
+            String all = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor();
+            return all.lines().filter(l -> l.contains(":" + port + " ")).reduce((x, y) -> x + "\n" + y)
+                    .orElse("(ss shows no socket on it)");
+        } catch (IOException | InterruptedException e) {
+            return "(ss failed: " + e + ")";
+        }
+    }
+
+    /**
+     * The ports the demo listened on, as its output names them. Not the {@code src=} addresses of tap lines: those
+     * are the clients' ephemeral ports, which the kernel may still hold (a closing connection of a process that has
+     * exited) or have handed to another connection by now. A number followed by a dot is an address, not a port
+     * ("admin 127.0.0.1:…").
+     */
     static Set<Integer> ports(String out) {
         Set<Integer> ports = new TreeSet<>();
-        Matcher m = Pattern.compile("(?:127\\.0\\.0\\.1:|inbound |outbound |admin |tap )(\\d{2,5})").matcher(out);
+        Matcher m = Pattern.compile("(?:(?<!src=)127\\.0\\.0\\.1:|inbound |outbound |admin |tap )(\\d{2,5})(?![\\d.])")
+                .matcher(out);
         while (m.find()) {
             ports.add(Integer.parseInt(m.group(1)));
         }
