@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The visibility path end to end, with the real binaries: control plane (local mode) → proxies' tap ports → the
- * CLI. A known load — 40 requests on GET /items/{id} of which 10 fail, 20 on a 30 ms GET /slow, 5 unmatched — must
+ * CLI. A known load — 40 requests on GET /items/{id} of which 10 fail, 100 on a 30 ms GET /slow, 5 unmatched — must
  * come back from {@code hypha routes} and {@code hypha stat} as exact counts and success rates over the window, with
  * latency percentiles within one histogram bucket of the latencies the client measured; {@code hypha tap} must show
  * live requests with their fields; a caller with the wrong token is refused.
@@ -112,7 +112,9 @@ class VisibilityTest {
             for (int i = 0; i < 40; i++) {
                 assertEquals(i % 4 == 0 ? 500 : 200, get(client[1], "/items/" + i + (i % 4 == 0 ? "f" : "")));
             }
-            for (int i = 0; i < 20; i++) {
+            // 100 samples, so that the p99 compared is a 99th percentile and not the single slowest request (whose
+            // extra time, e.g. a pause of the client's own JVM, falls outside what the proxies measure)
+            for (int i = 0; i < 100; i++) {
                 long t0 = System.nanoTime();
                 assertEquals(200, get(client[1], "/slow"));
                 slowMicros.add((System.nanoTime() - t0) / 1000);
@@ -133,7 +135,7 @@ class VisibilityTest {
                 assertEquals("75.00%", items.path("success").asText());
                 assertEquals("0.7rps", items.path("rps").asText(), "40 requests over the 60 s window");
                 JsonNode slow = row(t, "route", "GET /slow");
-                assertEquals(20, slow.path("requests").asLong(), t.toString());
+                assertEquals(100, slow.path("requests").asLong(), t.toString());
                 assertEquals(0, slow.path("failures").asLong());
                 assertEquals("100.00%", slow.path("success").asText());
                 withinOneBucket(slow.path("latency_p50").asText(), percentile(slowMicros, 0.5));
@@ -146,7 +148,7 @@ class VisibilityTest {
             JsonNode stat = json(Procs.cli(context, "stat", "deploy", "-n", NS, "--local", "-o", "json"));
             JsonNode srv = row(stat, "name", "server");
             long total = srv.path("requests").asLong();
-            assertEquals(defaultBefore + 65, total, stat.toString());
+            assertEquals(defaultBefore + 145, total, stat.toString());
             assertEquals(10, srv.path("failures").asLong());
             assertEquals("1/1", srv.path("meshed").asText());
             assertEquals(String.format(java.util.Locale.ROOT, "%.2f%%", 100.0 * (total - 10) / total),

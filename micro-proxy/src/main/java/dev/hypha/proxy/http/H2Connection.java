@@ -80,8 +80,8 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
     /**
      * A frame codec builder whose connection shares the send window among streams round-robin
      * ({@link io.netty.handler.codec.http2.UniformStreamByteDistributor}) instead of Netty's default priority tree,
-     * which does bookkeeping for every stream added and removed; priorities are deprecated by RFC 9113 and no peer of
-     * the proxy sends them.
+     * which does bookkeeping for every stream added and removed. Stream priorities (deprecated by RFC 9113) are
+     * ignored.
      */
     static Http2FrameCodecBuilder codec(boolean server) {
         io.netty.handler.codec.http2.DefaultHttp2Connection c =
