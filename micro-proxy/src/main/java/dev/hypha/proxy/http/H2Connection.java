@@ -346,6 +346,15 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
             ctx.flush();
         }
 
+        /**
+         * The peer broke the protocol on this stream: the exchange hears of it first (a reset closes the stream, and
+         * a closed stream no longer has an exchange to tell), then the stream is reset.
+         */
+        final void protocolError() {
+            onReset(Http2Error.PROTOCOL_ERROR);
+            reset(Http2Error.PROTOCOL_ERROR);
+        }
+
         /** Resets the stream with {@code code} if it is still open on the wire. */
         final void reset(Http2Error code) {
             if (!closed && stream.id() > 0 && ctx.channel().isActive()) {

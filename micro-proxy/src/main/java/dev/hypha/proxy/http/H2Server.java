@@ -55,13 +55,13 @@ public final class H2Server {
                 head = message(frame, true);
             } catch (Http2Exception | RuntimeException e) {
                 // malformed pseudo-headers (e.g. no :path): the request is refused, never forwarded
-                s.abort(Http2Error.PROTOCOL_ERROR);
+                s.protocolError();
                 return s;
             }
             if (!(head instanceof HttpRequest req)) {
                 // END_STREAM headers without :method on a new stream: not a request
                 ReferenceCountUtil.release(head);
-                s.abort(Http2Error.PROTOCOL_ERROR);
+                s.protocolError();
                 return s;
             }
             s.exchange = new Exchange(cx, s, req, conn, !(req instanceof LastHttpContent));
@@ -93,13 +93,6 @@ public final class H2Server {
                     ReferenceCountUtil.release(trailers);
                     protocolError();
                 }
-            }
-
-            private void protocolError() {
-                if (exchange != null) {
-                    exchange.onDownstreamReset(Http2Error.PROTOCOL_ERROR);
-                }
-                abort(Http2Error.PROTOCOL_ERROR);
             }
 
             @Override

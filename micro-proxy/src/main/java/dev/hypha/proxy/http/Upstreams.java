@@ -337,14 +337,12 @@ public final class Upstreams {
                     msg = message(frame, false);
                 } catch (io.netty.handler.codec.http2.Http2Exception | RuntimeException e) {
                     // not a response (e.g. no :status): the server broke the protocol on this stream
-                    reset(Http2Error.PROTOCOL_ERROR);
-                    onReset(Http2Error.PROTOCOL_ERROR);
+                    protocolError();
                     return;
                 }
                 if (!headSeen && msg instanceof LastHttpContent && !(msg instanceof HttpResponse)) {
                     ReferenceCountUtil.release(msg); // trailers before any head
-                    reset(Http2Error.PROTOCOL_ERROR);
-                    onReset(Http2Error.PROTOCOL_ERROR);
+                    protocolError();
                     return;
                 }
                 headSeen = true;
