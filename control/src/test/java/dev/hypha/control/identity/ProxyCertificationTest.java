@@ -9,7 +9,6 @@ import io.quarkus.grpc.runtime.GrpcServer;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -43,10 +42,7 @@ class ProxyCertificationTest {
         Path dir = Files.createTempDirectory("proxy-cert");
         Path tokenFile = dir.resolve("token");
         Files.writeString(tokenFile, token);
-        int admin;
-        try (ServerSocket s = new ServerSocket(0)) {
-            admin = s.getLocalPort();
-        }
+        int admin = dev.hypha.control.TestPorts.outsideEphemeralRange();
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-jar", jar.toString());
         pb.environment().keySet().removeIf(k -> k.startsWith("HYPHA_"));

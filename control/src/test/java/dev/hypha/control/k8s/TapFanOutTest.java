@@ -39,7 +39,6 @@ import io.quarkus.test.kubernetes.client.KubernetesTestServer;
 import io.quarkus.test.kubernetes.client.WithKubernetesTestServer;
 import jakarta.inject.Inject;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPairGenerator;
@@ -66,7 +65,7 @@ import org.junit.jupiter.api.Test;
 @QuarkusTestResource(TestCa.class)
 @TestProfile(TapFanOutTest.Profile.class)
 class TapFanOutTest {
-    static final int TAP_PORT = freePort();
+    static final int TAP_PORT = dev.hypha.control.TestPorts.outsideEphemeralRange();
     static final String WEB_ID = "web.shop.serviceaccount.identity.cluster.local";
     static final List<String> callers = new CopyOnWriteArrayList<>();
     static Server proxy;
@@ -76,14 +75,6 @@ class TapFanOutTest {
         public Map<String, String> getConfigOverrides() {
             return Map.of("hypha.control.mode", "kubernetes", "hypha.control.proxy-tap-port", Integer.toString(TAP_PORT),
                     "hypha.control.stats-timeout", "2s");
-        }
-    }
-
-    static int freePort() {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
         }
     }
 
