@@ -21,6 +21,9 @@ public interface Downstream {
 
     boolean http2();
 
+    /** The request's scheme as the client sent it (HTTP/2's :scheme; {@code http} on an HTTP/1 connection). */
+    String scheme();
+
     /** Reads more of the request body (the exchange calls this after each write upstream succeeded). */
     void requestMore();
 

@@ -818,7 +818,7 @@ public final class Exchange {
         java.util.Map<String, String> labels = target != null && target.endpoint() != null
                 && target.endpoint().labels() != null ? target.endpoint().labels() : java.util.Map.of();
         String path = head.uri();
-        String scheme = head.headers().get(HEADER_H2_SCHEME, "http");
+        String scheme = down.scheme();
         int authorityEnd = path.startsWith("http://") || path.startsWith("https://") ? path.indexOf('/', 8) : -2;
         if (authorityEnd != -2) { // absolute form (a forward-proxy request): the tap shows its scheme and path
             scheme = path.substring(0, path.indexOf(':'));
@@ -829,9 +829,6 @@ public final class Exchange {
                 tls().equals("true"), clientId(), out ? serverId() : "", route == null ? RoutePolicy.DEFAULT : route.name(),
                 labels, head.method().name(), scheme, authority(), path), startNanos);
     }
-
-    /** Where Netty's HTTP/2 → HTTP/1 conversion keeps the :scheme pseudo-header. */
-    private static final String HEADER_H2_SCHEME = "x-http2-scheme";
 
     private String classification() {
         if (proxyError != null || status == 0) {

@@ -187,6 +187,11 @@ public final class H1ServerHandler extends ChannelInboundHandlerAdapter implemen
     }
 
     @Override
+    public String scheme() {
+        return "http";
+    }
+
+    @Override
     public void requestMore() {
         if (queued.isEmpty()) {
             ctx.read();

@@ -1,21 +1,13 @@
 package dev.hypha.proxy.http;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpMessage;
 import io.netty.handler.codec.http.HttpContent;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObject;
-import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
@@ -37,7 +29,6 @@ import io.netty.handler.codec.http2.Http2LocalFlowController;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.Http2StreamFrame;
-import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.collection.IntObjectHashMap;
@@ -306,10 +297,7 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
         public final ChannelFuture write(HttpObject obj) {
             ChannelFuture last = null;
             if (obj instanceof HttpMessage m) {
-                if (m instanceof HttpRequest) {
-                    m.headers().set(HttpConversionUtil.ExtensionHeaderNames.SCHEME.text(), scheme);
-                }
-                Http2Headers h = HttpConversionUtil.toHttp2Headers(m, true);
+                Http2Headers h = H2Heads.headers(m, scheme);
                 boolean interim = m instanceof HttpResponse r && r.status().code() >= 100 && r.status().code() < 200
                         && r.status().code() != 101;
                 boolean end = !interim && obj instanceof FullHttpMessage full && !full.content().isReadable()
@@ -334,7 +322,7 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
                 }
                 if (trailers) {
                     last = ctx.write(new DefaultHttp2HeadersFrame(
-                            HttpConversionUtil.toHttp2Headers(l.trailingHeaders(), true), true).stream(stream));
+                            H2Heads.trailers(l.trailingHeaders()), true).stream(stream));
                 }
             } else if (obj instanceof HttpContent c) {
                 last = ctx.write(new DefaultHttp2DataFrame(c.content(), false).stream(stream));
@@ -367,44 +355,12 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
 
     /** A HEADERS frame as the message it starts (or, with END_STREAM and no pseudo-headers, as trailers). */
     static HttpObject message(Http2HeadersFrame frame, boolean request) throws Http2Exception {
-        Http2Headers h = frame.headers();
-        int id = frame.stream() == null ? 0 : frame.stream().id();
-        CharSequence status = h.status();
-        if (status != null && interim(status)) {
-            // 1xx other than 101: a whole message of its own, the final head follows
-            return HttpConversionUtil.toFullHttpResponse(id, h, Unpooled.EMPTY_BUFFER, true);
-        }
-        if (frame.isEndStream()) {
-            if (h.method() == null && status == null) {
-                LastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, true);
-                HttpConversionUtil.addHttp2ToHttpHeaders(id, h, last.trailingHeaders(), HttpVersion.HTTP_1_1, true,
-                        true);
-                return last;
-            }
-            return request ? HttpConversionUtil.toFullHttpRequest(id, h, Unpooled.EMPTY_BUFFER, true)
-                    : HttpConversionUtil.toFullHttpResponse(id, h, Unpooled.EMPTY_BUFFER, true);
-        }
-        HttpMessage m = request ? HttpConversionUtil.toHttpRequest(id, h, true)
-                : HttpConversionUtil.toHttpResponse(id, h, true);
-        if ((status == null || !noContent(status)) && !HttpUtil.isContentLengthSet(m)) {
-            // the body is delimited by END_STREAM; as an HTTP/1 message it is chunked unless a length is known
-            m.headers().add(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
-        }
-        return m;
+        return H2Heads.message(frame.headers(), frame.isEndStream(), request,
+                frame.stream() == null ? 0 : frame.stream().id());
     }
 
     /** A DATA frame as body content; takes over the frame's buffer. */
     static HttpContent content(Http2DataFrame d) {
-        return d.isEndStream() ? new DefaultLastHttpContent(d.content(), true) : new DefaultHttpContent(d.content());
-    }
-
-    private static boolean interim(CharSequence s) {
-        return s.length() == 3 && s.charAt(0) == '1' && !(s.charAt(1) == '0' && s.charAt(2) == '1');
-    }
-
-    /** 204 and 304 never have a body. */
-    private static boolean noContent(CharSequence s) {
-        return s.length() == 3 && (s.charAt(0) == '2' || s.charAt(0) == '3') && s.charAt(1) == '0'
-                && s.charAt(2) == '4';
+        return H2Heads.content(d.content(), d.isEndStream());
     }
 }

@@ -72,9 +72,16 @@ public final class H2Server {
         /** One downstream stream. */
         final class DownStream extends Stream implements Downstream {
             Exchange exchange;
+            private final CharSequence scheme;
 
             DownStream(Http2HeadersFrame first) {
                 super(first.stream());
+                this.scheme = first.headers().scheme();
+            }
+
+            @Override
+            public String scheme() {
+                return scheme == null ? "http" : scheme.toString();
             }
 
             @Override
