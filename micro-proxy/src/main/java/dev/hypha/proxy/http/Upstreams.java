@@ -24,11 +24,9 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.net.ConnectException;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -47,14 +45,13 @@ import java.util.logging.Logger;
  */
 public final class Upstreams {
     private static final Logger LOG = Logger.getLogger(Upstreams.class.getName());
-    private static final AttributeKey<ScheduledFuture<?>> IDLE_TIMER = AttributeKey.valueOf("hypha.idle");
     private static final int MAX_IDLE_PER_TARGET = 32;
 
     private final Transports transports;
     private final CredentialStore credentials;
     private final ProxyMetrics metrics;
     private final int connectTimeoutMillis;
-    private final long idleTimeoutMillis;
+    private final long idleTimeoutNanos;
     private final String direction;
     private final Map<EventLoop, LoopPools> pools = new ConcurrentHashMap<>();
     private volatile boolean closed;
@@ -65,13 +62,16 @@ public final class Upstreams {
         this.credentials = credentials;
         this.metrics = metrics;
         this.connectTimeoutMillis = (int) connectTimeout.toMillis();
-        this.idleTimeoutMillis = idleTimeout.toMillis();
+        this.idleTimeoutNanos = idleTimeout.toNanos();
         this.direction = direction;
     }
 
     /** Connections of one event loop. */
     private static final class LoopPools {
-        final Map<UpstreamTarget.PoolKey, ArrayDeque<Channel>> idle = new HashMap<>();
+        /** Idle HTTP/1 connections per target, oldest first (taken from the back, so the front ages out). */
+        final Map<UpstreamTarget.PoolKey, ArrayDeque<UpstreamHandler>> idle = new HashMap<>();
+        /** Whether a sweep of idle connections is scheduled: one timer per loop, not one per idle connection. */
+        boolean sweepScheduled;
         final Map<UpstreamTarget.PoolKey, H2Conn> h2 = new HashMap<>();
     }
 
@@ -112,17 +112,14 @@ public final class Upstreams {
 
     private void acquireH1(UpstreamTarget t, EventLoop loop, Promise<UpstreamStream> p, boolean fresh) {
         if (!t.dedicated() && !fresh) {
-            ArrayDeque<Channel> q = pools(loop).idle.get(t.poolKey());
-            Channel ch;
-            while (q != null && (ch = q.pollLast()) != null) {
-                ScheduledFuture<?> timer = ch.attr(IDLE_TIMER).getAndSet(null);
-                if (timer != null) {
-                    timer.cancel(false);
-                }
-                if (ch.isActive()) {
-                    p.setSuccess(new H1Stream(ch, t, loop, true));
+            ArrayDeque<UpstreamHandler> q = pools(loop).idle.get(t.poolKey());
+            UpstreamHandler h;
+            while (q != null && (h = q.pollLast()) != null) {
+                if (h.ch.isActive() && !h.removed) {
+                    p.setSuccess(new H1Stream(h, t, loop, true));
                     return;
                 }
+                h.ch.close();
             }
         }
         connect(t, loop, t.meshed() ? MeshHeader.Proto.HTTP1 : null).addListener(f -> {
@@ -132,8 +129,9 @@ public final class Upstreams {
             }
             Channel ch = (Channel) f.getNow();
             ch.pipeline().addLast("h1", new HttpClientCodec(4096, 65536, 16384, false, true));
-            ch.pipeline().addLast("up", new UpstreamHandler());
-            if (!p.trySuccess(new H1Stream(ch, t, loop, false))) {
+            UpstreamHandler h = new UpstreamHandler();
+            ch.pipeline().addLast("up", h);
+            if (!p.trySuccess(new H1Stream(h, t, loop, false))) {
                 ch.close();
             }
         });
@@ -141,12 +139,14 @@ public final class Upstreams {
 
     private final class H1Stream implements UpstreamStream {
         private final Channel ch;
+        private final UpstreamHandler h;
         private final UpstreamTarget target;
         private final EventLoop loop;
         private final boolean reused;
 
-        H1Stream(Channel ch, UpstreamTarget target, EventLoop loop, boolean reused) {
-            this.ch = ch;
+        H1Stream(UpstreamHandler h, UpstreamTarget target, EventLoop loop, boolean reused) {
+            this.ch = h.ch;
+            this.h = h;
             this.target = target;
             this.loop = loop;
             this.reused = reused;
@@ -184,38 +184,66 @@ public final class Upstreams {
 
         @Override
         public void bind(Exchange exchange) {
-            UpstreamHandler h = ch.pipeline().get(UpstreamHandler.class);
-            if (h != null) {
+            if (!h.removed) {
                 h.exchange = exchange;
             }
         }
 
         @Override
         public void release(boolean reusable) {
-            UpstreamHandler h = ch.pipeline().get(UpstreamHandler.class);
-            if (h != null) {
-                h.exchange = null;
-            }
-            if (!reusable || target.dedicated() || closed || !ch.isActive() || h == null || h.inputShutdown) {
+            h.exchange = null;
+            if (!reusable || target.dedicated() || closed || !ch.isActive() || h.removed || h.inputShutdown) {
                 ch.close();
                 return;
             }
-            ArrayDeque<Channel> q = pools(loop).idle.computeIfAbsent(target.poolKey(), k -> new ArrayDeque<>(4));
+            LoopPools lp = pools(loop);
+            ArrayDeque<UpstreamHandler> q = lp.idle.computeIfAbsent(target.poolKey(), k -> new ArrayDeque<>(4));
             if (q.size() >= MAX_IDLE_PER_TARGET) {
                 ch.close();
                 return;
             }
-            q.addLast(ch);
-            ch.attr(IDLE_TIMER).set(loop.schedule(() -> {
-                q.remove(ch);
-                ch.close();
-            }, idleTimeoutMillis, TimeUnit.MILLISECONDS));
+            h.idleSince = System.nanoTime();
+            q.addLast(h);
+            if (!lp.sweepScheduled) {
+                scheduleSweep(lp, loop, idleTimeoutNanos);
+            }
             ch.read(); // notice when the server closes it
         }
 
         @Override
         public void abort(Http2Error code) {
             ch.close();
+        }
+    }
+
+    private void scheduleSweep(LoopPools lp, EventLoop loop, long delayNanos) {
+        lp.sweepScheduled = true;
+        loop.schedule(() -> sweep(lp, loop), delayNanos, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Closes the connections idle for the idle timeout and schedules the next sweep for when the oldest left
+     * expires. A connection thus closes between one and two sweeps after its timeout: never before it.
+     */
+    private void sweep(LoopPools lp, EventLoop loop) {
+        lp.sweepScheduled = false;
+        long now = System.nanoTime();
+        long next = Long.MAX_VALUE;
+        for (var it = lp.idle.values().iterator(); it.hasNext();) {
+            ArrayDeque<UpstreamHandler> q = it.next();
+            UpstreamHandler h;
+            while ((h = q.peekFirst()) != null && now - h.idleSince >= idleTimeoutNanos) {
+                q.pollFirst();
+                h.ch.close();
+            }
+            if (h == null) {
+                it.remove(); // a target no longer used leaves no queue behind
+            } else {
+                next = Math.min(next, h.idleSince + idleTimeoutNanos - now);
+            }
+        }
+        if (next != Long.MAX_VALUE && !closed) {
+            scheduleSweep(lp, loop, Math.max(next, TimeUnit.MILLISECONDS.toNanos(10)));
         }
     }
 
@@ -427,6 +455,21 @@ public final class Upstreams {
     static final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         Exchange exchange;
         boolean inputShutdown;
+        Channel ch;
+        /** Taken out of the pipeline (the connection switched protocols): no longer an HTTP/1 connection. */
+        boolean removed;
+        /** When the connection went back to the pool ({@link System#nanoTime()}). */
+        long idleSince;
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            ch = ctx.channel();
+        }
+
+        @Override
+        public void handlerRemoved(ChannelHandlerContext ctx) {
+            removed = true;
+        }
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -607,8 +650,8 @@ public final class Upstreams {
         closed = true;
         for (Map.Entry<EventLoop, LoopPools> e : pools.entrySet()) {
             e.getKey().execute(() -> {
-                for (ArrayDeque<Channel> q : e.getValue().idle.values()) {
-                    q.forEach(Channel::close);
+                for (ArrayDeque<UpstreamHandler> q : e.getValue().idle.values()) {
+                    q.forEach(h -> h.ch.close());
                     q.clear();
                 }
             });
