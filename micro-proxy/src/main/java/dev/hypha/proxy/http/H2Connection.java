@@ -9,113 +9,153 @@ import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
-import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
+import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
+import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Connection;
-import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2ConnectionAdapter;
+import io.netty.handler.codec.http2.Http2ConnectionDecoder;
+import io.netty.handler.codec.http2.Http2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.handler.codec.http2.Http2FrameStream;
-import io.netty.handler.codec.http2.Http2FrameStreamEvent;
-import io.netty.handler.codec.http2.Http2FrameStreamException;
-import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2FrameAdapter;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2LocalFlowController;
-import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2Stream;
-import io.netty.handler.codec.http2.Http2StreamFrame;
+import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.collection.IntObjectHashMap;
 import java.util.ArrayList;
+import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The streams of one HTTP/2 connection, driven from the connection's own handler: frames are dispatched to the
- * {@link Exchange} of their stream by stream id, and an exchange's messages are written as frames of its stream.
- * No channel, pipeline or codec instance is made per stream (Netty's multiplexer makes all three), which on a
- * sidecar is most of what a request costs beyond the bytes themselves.
+ * One HTTP/2 connection and its streams, driven from the connection's own handler: Netty's connection handler reads
+ * and writes the frames, and this class dispatches what it reads, by stream id, to the {@link Exchange} of the
+ * stream, and writes an exchange's messages as frames of its stream through the connection's encoder. No channel,
+ * pipeline or codec instance is made per stream (Netty's multiplexer makes all three), and no frame object or
+ * per-stream event either (Netty's frame codec makes those): on a sidecar that is most of what a request costs
+ * beyond the bytes themselves.
  *
  * <p>Flow control: DATA is handed to the exchange as it arrives and credited back to the peer (stream and
  * connection window) only when the exchange asks for more, i.e. once it has written what it got. A slow reader
  * thus stops its peer at one stream window, as a stream channel with auto-read off did. Bytes of a stream that
  * nobody reads any more are credited at once, and the codec credits what is left when a stream closes.
  */
-abstract class H2Connection extends Http2ChannelDuplexHandler {
+abstract class H2Connection extends Http2ConnectionHandler {
     private static final Logger LOG = Logger.getLogger(H2Connection.class.getName());
 
     private final IntObjectHashMap<Stream> streams = new IntObjectHashMap<>();
     /** Streams that were handed frames in the current read batch: told once it completes. */
     private final ArrayList<Stream> batch = new ArrayList<>(4);
     ChannelHandlerContext ctx;
-    private Http2Connection connection;
-    private Http2LocalFlowController flow;
+    private final Http2LocalFlowController flow;
     /** The :scheme this connection's requests carry. */
     private String scheme;
 
-    @Override
-    protected void handlerAdded0(ChannelHandlerContext ctx) {
-        this.ctx = ctx;
-        Http2FrameCodec codec = ctx.pipeline().get(Http2FrameCodec.class);
-        this.connection = codec.connection();
-        this.flow = connection.local().flowController();
-        this.scheme = ctx.pipeline().get(SslHandler.class) != null ? "https" : "http";
+    H2Connection(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings,
+            boolean decoupleCloseAndGoAway, boolean flushPreface) {
+        super(decoder, encoder, settings, decoupleCloseAndGoAway, flushPreface);
+        decoder.frameListener(new Frames());
+        this.flow = connection().local().flowController();
+        connection().addListener(new Http2ConnectionAdapter() {
+            @Override
+            public void onStreamClosed(Http2Stream stream) {
+                Stream s = streams.remove(stream.id());
+                if (s != null) {
+                    s.closed = true;
+                    s.onClosed();
+                }
+            }
+        });
+    }
+
+    /** Builds the connection handler {@code factory} makes (client or server side). */
+    static Builder builder(boolean server, Factory factory) {
+        return new Builder(server, factory);
+    }
+
+    /** Makes the handler once the builder has the codec. */
+    interface Factory {
+        H2Connection create(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings,
+                boolean decoupleCloseAndGoAway, boolean flushPreface);
     }
 
     /**
-     * A frame codec builder whose connection shares the send window among streams round-robin
-     * ({@link io.netty.handler.codec.http2.UniformStreamByteDistributor}) instead of Netty's default priority tree,
+     * The builder, with the settings the proxy uses made accessible, and a connection whose send window is shared
+     * among streams round-robin ({@link UniformStreamByteDistributor}) instead of Netty's default priority tree,
      * which does bookkeeping for every stream added and removed. Stream priorities (deprecated by RFC 9113) are
-     * ignored.
+     * ignored. Netty's protections stay as the builder sets them (empty DATA floods, rapid resets, CONTINUATION
+     * floods, queued control frames).
      */
-    static Http2FrameCodecBuilder codec(boolean server) {
-        io.netty.handler.codec.http2.DefaultHttp2Connection c =
-                new io.netty.handler.codec.http2.DefaultHttp2Connection(server);
-        c.remote().flowController(new io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController(c,
-                new io.netty.handler.codec.http2.UniformStreamByteDistributor(c)));
-        CodecBuilder b = new CodecBuilder(c);
-        if (!server) {
-            b.gracefulShutdownTimeoutMillis(0); // as Netty's client builder: closing does not wait for streams
-        }
-        return b;
-    }
-
-    /** Gives the builder a connection of our own (its setter is protected). */
-    private static final class CodecBuilder extends Http2FrameCodecBuilder {
+    static final class Builder extends AbstractHttp2ConnectionHandlerBuilder<H2Connection, Builder> {
         private final boolean server;
+        private final Factory factory;
 
-        CodecBuilder(Http2Connection c) {
-            this.server = c.isServer();
+        private Builder(boolean server, Factory factory) {
+            this.server = server;
+            this.factory = factory;
+            DefaultHttp2Connection c = new DefaultHttp2Connection(server);
+            c.remote().flowController(new DefaultHttp2RemoteFlowController(c, new UniformStreamByteDistributor(c)));
             connection(c);
+            if (!server) {
+                gracefulShutdownTimeoutMillis(0); // as Netty's client builders: closing does not wait for streams
+            }
         }
 
         /** The builder's own flag stays unset with a connection given; its server-only defaults read this. */
         @Override
-        public boolean isServer() {
+        protected boolean isServer() {
             return server;
+        }
+
+        Builder settings(Http2Settings s) {
+            return initialSettings(s);
+        }
+
+        Builder gracefulShutdownMillis(long millis) {
+            return gracefulShutdownTimeoutMillis(millis);
+        }
+
+        Builder validating(boolean validate) {
+            return validateHeaders(validate);
+        }
+
+        H2Connection create() {
+            return build();
+        }
+
+        @Override
+        protected H2Connection build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder,
+                Http2Settings settings) {
+            return factory.create(decoder, encoder, settings, decoupleCloseAndGoAway(), flushPreface());
         }
     }
 
-    /** A HEADERS frame for a stream this side does not know: a new request on a server, nothing on a client. */
-    abstract Stream newRemoteStream(Http2HeadersFrame frame);
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+        this.ctx = ctx;
+        this.scheme = ctx.pipeline().get(SslHandler.class) != null ? "https" : "http";
+        super.handlerAdded(ctx);
+    }
 
-    /** The peer sent GOAWAY; streams past its last stream id were not processed. */
-    void onGoAway(Http2GoAwayFrame frame) {
+    /** A HEADERS block on a stream this side does not know: a new request on a server, nothing on a client. */
+    abstract Stream newRemoteStream(int streamId, Http2Headers headers, boolean endStream);
+
+    /** The peer sent GOAWAY; streams past {@code lastStreamId} were not processed. */
+    void onGoAway(int lastStreamId) {
     }
 
     /** Registers a stream once it has an id (its HEADERS were written or read). */
     final void register(Stream s) {
-        streams.put(s.stream.id(), s);
+        streams.put(s.id, s);
     }
 
     /** Visits the streams open now (a copy: the visitor may close them). */
-    final void forEachStream(java.util.function.Consumer<Stream> visitor) {
+    final void forEachStream(Consumer<Stream> visitor) {
         if (streams.isEmpty()) {
             return;
         }
@@ -124,47 +164,54 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
         }
     }
 
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (msg instanceof Http2StreamFrame f && f.stream() != null) {
-            Stream s = streams.get(f.stream().id());
-            if (msg instanceof Http2HeadersFrame h) {
-                if (s == null) {
-                    s = newRemoteStream(h);
-                    if (s != null) {
-                        touched(s);
-                    }
-                } else {
-                    touched(s);
-                    s.onHeaders(h);
-                }
-                return;
-            }
-            if (msg instanceof Http2DataFrame d) {
-                if (s == null) {
-                    d.release();
-                    return;
-                }
-                touched(s);
-                s.onData(d);
-                return;
-            }
-            if (msg instanceof Http2ResetFrame rst) {
-                if (s != null) {
-                    Http2Error code = Http2Error.valueOf(rst.errorCode());
-                    s.onReset(code == null ? Http2Error.INTERNAL_ERROR : code);
-                }
-                return;
-            }
-        } else if (msg instanceof Http2GoAwayFrame g) {
-            try {
-                onGoAway(g);
-            } finally {
-                g.release();
-            }
-            return;
+    /** What the decoder reads, dispatched by stream id. */
+    private final class Frames extends Http2FrameAdapter {
+        @Override
+        public void onHeadersRead(ChannelHandlerContext c, int streamId, Http2Headers headers, int streamDependency,
+                short weight, boolean exclusive, int padding, boolean endStream) {
+            onHeadersRead(c, streamId, headers, padding, endStream);
         }
-        ReferenceCountUtil.release(msg);
+
+        @Override
+        public void onHeadersRead(ChannelHandlerContext c, int streamId, Http2Headers headers, int padding,
+                boolean endStream) {
+            Stream s = streams.get(streamId);
+            if (s == null) {
+                s = newRemoteStream(streamId, headers, endStream);
+                if (s != null) {
+                    touched(s);
+                }
+            } else {
+                touched(s);
+                s.onHeaders(headers, endStream);
+            }
+        }
+
+        @Override
+        public int onDataRead(ChannelHandlerContext c, int streamId, ByteBuf data, int padding, boolean endOfStream) {
+            Stream s = streams.get(streamId);
+            if (s == null) {
+                return data.readableBytes() + padding; // nobody reads it: credited at once
+            }
+            touched(s);
+            s.unacked += data.readableBytes() + padding;
+            s.onData(data.retain(), endOfStream);
+            return 0; // credited once the exchange has written it on (credit())
+        }
+
+        @Override
+        public void onRstStreamRead(ChannelHandlerContext c, int streamId, long errorCode) {
+            Stream s = streams.get(streamId);
+            if (s != null) {
+                Http2Error code = Http2Error.valueOf(errorCode);
+                s.onReset(code == null ? Http2Error.INTERNAL_ERROR : code);
+            }
+        }
+
+        @Override
+        public void onGoAwayRead(ChannelHandlerContext c, int lastStreamId, long errorCode, ByteBuf debugData) {
+            onGoAway(lastStreamId);
+        }
     }
 
     private void touched(Stream s) {
@@ -175,7 +222,7 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
     }
 
     @Override
-    public void channelReadComplete(ChannelHandlerContext ctx) {
+    public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
         // index loop: a stream told may start another's work, but never a read of this connection
         for (int i = 0; i < batch.size(); i++) {
             Stream s = batch.get(i);
@@ -183,26 +230,16 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
             s.readComplete();
         }
         batch.clear();
-        ctx.fireChannelReadComplete();
+        super.channelReadComplete(ctx); // flushes what the batch wrote here, and WINDOW_UPDATEs
     }
 
     @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof Http2FrameStreamEvent e) {
-            if (e.type() == Http2FrameStreamEvent.Type.State && e.stream().state() == Http2Stream.State.CLOSED) {
-                Stream s = streams.remove(e.stream().id());
-                if (s != null) {
-                    s.closed = true;
-                    s.onClosed();
-                }
-            }
-            return;
-        }
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        super.userEventTriggered(ctx, evt);
         if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
             inputShutdown();
             ctx.close(); // the peer hung up: the codec closes what is still open
         }
-        ReferenceCountUtil.release(evt);
     }
 
     /** The peer half-closed the TCP connection. */
@@ -212,22 +249,37 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         // The codec closes every stream as the connection goes (each is told above); what is left is told here.
+        super.channelInactive(ctx);
         forEachStream(s -> {
-            streams.remove(s.stream.id());
+            streams.remove(s.id);
             s.closed = true;
             s.onClosed();
         });
-        super.channelInactive(ctx);
     }
 
     @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof Http2FrameStreamException se) {
-            // A stream error: the codec has reset the stream already.
-            Stream s = streams.get(se.stream().id());
-            if (s != null) {
-                s.onReset(se.error());
-            }
+    protected void onStreamError(ChannelHandlerContext ctx, boolean outbound, Throwable cause,
+            Http2Exception.StreamException e) {
+        Stream s = streams.get(e.streamId());
+        if (s != null && !outbound) {
+            // The peer broke the protocol on this stream (a failed write tells its exchange through its promise):
+            // the exchange hears of it first, then the stream is reset.
+            s.onReset(e.error());
+        }
+        super.onStreamError(ctx, outbound, cause, e);
+    }
+
+    @Override
+    protected void onConnectionError(ChannelHandlerContext ctx, boolean outbound, Throwable cause,
+            Http2Exception e) {
+        LOG.log(Level.FINE, "HTTP/2 connection error: {0}", String.valueOf(cause));
+        super.onConnectionError(ctx, outbound, cause, e); // GOAWAY, then close
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) throws Exception {
+        if (io.netty.handler.codec.http2.Http2CodecUtil.getEmbeddedHttp2Exception(cause) != null) {
+            super.exceptionCaught(ctx, cause);
             return;
         }
         LOG.log(Level.FINE, "HTTP/2 connection error: {0}", cause.toString());
@@ -236,20 +288,22 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
 
     /** One stream of this connection; all methods run on the connection's event loop. */
     abstract class Stream {
-        final Http2FrameStream stream;
+        /** The stream id; a client stream gets one when its HEADERS are written. */
+        int id;
         /** DATA bytes handed to the exchange and not yet credited back to the peer. */
         private int unacked;
         boolean closed;
         private boolean inBatch;
 
-        Stream(Http2FrameStream stream) {
-            this.stream = stream;
+        Stream(int id) {
+            this.id = id;
         }
 
-        /** A HEADERS frame after the first (trailers, or a final head after an interim one). */
-        abstract void onHeaders(Http2HeadersFrame frame);
+        /** A HEADERS block after the first (trailers, or a final head after an interim one). */
+        abstract void onHeaders(Http2Headers headers, boolean endStream);
 
-        abstract void onData(Http2DataFrame frame);
+        /** DATA of this stream; the stream owns {@code data}. */
+        abstract void onData(ByteBuf data, boolean endStream);
 
         abstract void onReset(Http2Error code);
 
@@ -258,11 +312,6 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
 
         abstract void readComplete();
 
-        /** Counts DATA handed on; {@link #credit()} returns it to the peer. */
-        final void received(Http2DataFrame d) {
-            unacked += d.initialFlowControlledBytes();
-        }
-
         /** Returns the DATA handed on so far to the peer's stream and connection windows. */
         final void credit() {
             int n = unacked;
@@ -270,13 +319,13 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
                 return;
             }
             unacked = 0;
-            Http2Stream st = connection.stream(stream.id());
+            Http2Stream st = connection().stream(id);
             if (st == null) {
                 return;
             }
             try {
                 if (flow.consumeBytes(st, n)) {
-                    ctx.flush(); // a WINDOW_UPDATE was written
+                    H2Connection.this.flush(ctx); // a WINDOW_UPDATE was written
                 }
             } catch (Http2Exception e) {
                 LOG.log(Level.FINE, "HTTP/2 flow control: {0}", e.toString());
@@ -302,13 +351,9 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
                         && r.status().code() != 101;
                 boolean end = !interim && obj instanceof FullHttpMessage full && !full.content().isReadable()
                         && full.trailingHeaders().isEmpty();
-                boolean first = stream.id() <= 0;
-                last = ctx.write(new DefaultHttp2HeadersFrame(h, end).stream(stream));
-                if (first && stream.id() > 0) {
-                    register(this);
-                }
+                last = writeHeaders(h, end);
                 if (interim || end || !(obj instanceof HttpContent)) {
-                    ReferenceCountUtil.release(obj);
+                    io.netty.util.ReferenceCountUtil.release(obj);
                     return last;
                 }
             }
@@ -316,22 +361,41 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
                 boolean trailers = !l.trailingHeaders().isEmpty();
                 ByteBuf content = l.content();
                 if (content.isReadable() || (!trailers && !(obj instanceof FullHttpMessage))) {
-                    last = ctx.write(new DefaultHttp2DataFrame(content, !trailers).stream(stream));
+                    last = encoder().writeData(ctx, id, content, 0, !trailers, ctx.newPromise());
                 } else {
                     content.release();
                 }
                 if (trailers) {
-                    last = ctx.write(new DefaultHttp2HeadersFrame(
-                            H2Heads.trailers(l.trailingHeaders()), true).stream(stream));
+                    last = writeHeaders(H2Heads.trailers(l.trailingHeaders()), true);
                 }
             } else if (obj instanceof HttpContent c) {
-                last = ctx.write(new DefaultHttp2DataFrame(c.content(), false).stream(stream));
+                last = encoder().writeData(ctx, id, c.content(), 0, false, ctx.newPromise());
             }
             return last != null ? last : ctx.newSucceededFuture();
         }
 
+        private ChannelFuture writeHeaders(Http2Headers h, boolean end) {
+            if (id > 0) {
+                return encoder().writeHeaders(ctx, id, h, 0, end, ctx.newPromise());
+            }
+            // a new client stream: its id is the next of this side, in the order HEADERS are sent
+            int next = connection().local().incrementAndGetNextStreamId();
+            if (next < 0) {
+                closed = true;
+                return ctx.newFailedFuture(new IllegalStateException("stream ids of this connection are used up"));
+            }
+            id = next;
+            ChannelFuture f = encoder().writeHeaders(ctx, id, h, 0, end, ctx.newPromise());
+            if (connection().stream(id) != null) {
+                register(this);
+            } else {
+                closed = true; // never opened (e.g. the peer's stream limit): the failed write tells the exchange
+            }
+            return f;
+        }
+
         public final void flush() {
-            ctx.flush();
+            H2Connection.this.flush(ctx);
         }
 
         /**
@@ -345,22 +409,10 @@ abstract class H2Connection extends Http2ChannelDuplexHandler {
 
         /** Resets the stream with {@code code} if it is still open on the wire. */
         final void reset(Http2Error code) {
-            if (!closed && stream.id() > 0 && ctx.channel().isActive()) {
-                ctx.writeAndFlush(new DefaultHttp2ResetFrame(code).stream(stream));
+            if (!closed && id > 0 && ctx.channel().isActive()) {
+                resetStream(ctx, id, code.code(), ctx.newPromise());
+                H2Connection.this.flush(ctx);
             }
         }
-    }
-
-    // ---------------------------------------------------------------- frames to messages
-
-    /** A HEADERS frame as the message it starts (or, with END_STREAM and no pseudo-headers, as trailers). */
-    static HttpObject message(Http2HeadersFrame frame, boolean request) throws Http2Exception {
-        return H2Heads.message(frame.headers(), frame.isEndStream(), request,
-                frame.stream() == null ? 0 : frame.stream().id());
-    }
-
-    /** A DATA frame as body content; takes over the frame's buffer. */
-    static HttpContent content(Http2DataFrame d) {
-        return H2Heads.content(d.content(), d.isEndStream());
     }
 }

@@ -6,10 +6,12 @@ import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ConnectionDecoder;
+import io.netty.handler.codec.http2.Http2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.util.ReferenceCountUtil;
 
@@ -27,32 +29,34 @@ public final class H2Server {
     /** Adds the HTTP/2 server codec and the stream dispatcher to a connection's pipeline. */
     public static void configure(ChannelPipeline p, ExchangeContext cx, ConnContext conn, long gracefulShutdownMillis) {
         p.channel().config().setAutoRead(true); // the connection reads freely; each stream's window bounds memory
-        p.addLast("h2", H2Connection.codec(true)
-                .initialSettings(Http2Settings.defaultSettings()
+        p.addLast("h2", H2Connection.builder(true, (d, e, s, decouple, flushPreface) ->
+                        new ServerConnection(d, e, s, decouple, flushPreface, cx, conn))
+                .settings(Http2Settings.defaultSettings()
                         .maxConcurrentStreams(MAX_CONCURRENT_STREAMS)
                         .maxHeaderListSize(cx.maxHeaderBytes()))
-                .gracefulShutdownTimeoutMillis(gracefulShutdownMillis)
-                .validateHeaders(true)
-                .build());
-        p.addLast("h2-streams", new ServerConnection(cx, conn));
+                .gracefulShutdownMillis(gracefulShutdownMillis)
+                .validating(true)
+                .create());
     }
 
     private static final class ServerConnection extends H2Connection {
         private final ExchangeContext cx;
         private final ConnContext conn;
 
-        ServerConnection(ExchangeContext cx, ConnContext conn) {
+        ServerConnection(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings,
+                boolean decoupleCloseAndGoAway, boolean flushPreface, ExchangeContext cx, ConnContext conn) {
+            super(decoder, encoder, settings, decoupleCloseAndGoAway, flushPreface);
             this.cx = cx;
             this.conn = conn;
         }
 
         @Override
-        Stream newRemoteStream(Http2HeadersFrame frame) {
-            DownStream s = new DownStream(frame);
+        Stream newRemoteStream(int streamId, Http2Headers headers, boolean endStream) {
+            DownStream s = new DownStream(streamId, headers.scheme());
             register(s);
             HttpObject head;
             try {
-                head = message(frame, true);
+                head = H2Heads.message(headers, endStream, true, streamId);
             } catch (Http2Exception | RuntimeException e) {
                 // malformed pseudo-headers (e.g. no :path): the request is refused, never forwarded
                 s.protocolError();
@@ -74,9 +78,9 @@ public final class H2Server {
             Exchange exchange;
             private final CharSequence scheme;
 
-            DownStream(Http2HeadersFrame first) {
-                super(first.stream());
-                this.scheme = first.headers().scheme();
+            DownStream(int id, CharSequence scheme) {
+                super(id);
+                this.scheme = scheme;
             }
 
             @Override
@@ -85,10 +89,10 @@ public final class H2Server {
             }
 
             @Override
-            void onHeaders(Http2HeadersFrame frame) {
+            void onHeaders(Http2Headers headers, boolean endStream) {
                 HttpObject trailers;
                 try {
-                    trailers = message(frame, true);
+                    trailers = H2Heads.message(headers, endStream, true, id);
                 } catch (Http2Exception | RuntimeException e) {
                     protocolError();
                     return;
@@ -103,9 +107,8 @@ public final class H2Server {
             }
 
             @Override
-            void onData(Http2DataFrame frame) {
-                received(frame);
-                HttpContent c = content(frame);
+            void onData(ByteBuf data, boolean endStream) {
+                HttpContent c = H2Heads.content(data, endStream);
                 if (exchange == null || exchange.finished()) {
                     c.release();
                     credit(); // nobody reads it: do not hold the peer's window

@@ -8,6 +8,7 @@ import dev.hypha.proxy.tls.MeshTls;
 import dev.hypha.proxy.tls.PeerIdentity;
 import dev.hypha.proxy.transport.Transports;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -21,7 +22,6 @@ import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
@@ -301,11 +301,10 @@ public final class Upstreams {
             }
             Channel ch = (Channel) f.getNow();
             ch.config().setAutoRead(true);
-            ch.pipeline().addLast("h2", H2Connection.codec(false)
-                    .initialSettings(Http2Settings.defaultSettings().pushEnabled(false))
-                    .validateHeaders(true)
-                    .build());
-            ch.pipeline().addLast("h2-streams", new H2Client());
+            ch.pipeline().addLast("h2", H2Connection.builder(false, H2Client::new)
+                    .settings(Http2Settings.defaultSettings().pushEnabled(false))
+                    .validating(true)
+                    .create());
             ch.read();
             ready.trySuccess(ch);
         });
@@ -317,24 +316,29 @@ public final class Upstreams {
         /** Marks the connection as going away (GOAWAY, or the server hung up): new streams use a new one. */
         Runnable onGoingAway;
 
+        H2Client(io.netty.handler.codec.http2.Http2ConnectionDecoder decoder,
+                io.netty.handler.codec.http2.Http2ConnectionEncoder encoder, Http2Settings settings,
+                boolean decoupleCloseAndGoAway, boolean flushPreface) {
+            super(decoder, encoder, settings, decoupleCloseAndGoAway, flushPreface);
+        }
+
         UpStream open() {
-            return new UpStream(newStream());
+            return new UpStream();
         }
 
         @Override
-        Stream newRemoteStream(io.netty.handler.codec.http2.Http2HeadersFrame frame) {
+        Stream newRemoteStream(int streamId, io.netty.handler.codec.http2.Http2Headers headers, boolean endStream) {
             return null; // push is disabled: a server cannot open streams
         }
 
         @Override
-        void onGoAway(Http2GoAwayFrame frame) {
+        void onGoAway(int last) {
             if (onGoingAway != null) {
                 onGoingAway.run();
             }
-            int last = frame.lastStreamId();
             // Streams past the server's last stream id were refused, never processed: they may be sent again.
             forEachStream(s -> {
-                if (s.stream.id() > last) {
+                if (s.id > last) {
                     s.onReset(Http2Error.REFUSED_STREAM);
                 }
             });
@@ -354,15 +358,15 @@ public final class Upstreams {
             private Exchange reader;
             private boolean headSeen;
 
-            UpStream(io.netty.handler.codec.http2.Http2FrameStream stream) {
-                super(stream);
+            UpStream() {
+                super(-1);
             }
 
             @Override
-            void onHeaders(io.netty.handler.codec.http2.Http2HeadersFrame frame) {
+            void onHeaders(io.netty.handler.codec.http2.Http2Headers headers, boolean endStream) {
                 HttpObject msg;
                 try {
-                    msg = message(frame, false);
+                    msg = H2Heads.message(headers, endStream, false, id);
                 } catch (io.netty.handler.codec.http2.Http2Exception | RuntimeException e) {
                     // not a response (e.g. no :status): the server broke the protocol on this stream
                     protocolError();
@@ -378,14 +382,13 @@ public final class Upstreams {
             }
 
             @Override
-            void onData(io.netty.handler.codec.http2.Http2DataFrame frame) {
-                received(frame);
+            void onData(ByteBuf data, boolean endStream) {
                 if (exchange == null) {
-                    frame.release();
+                    data.release();
                     credit(); // nobody reads it: do not hold the server's window
                     return;
                 }
-                deliver(content(frame));
+                deliver(H2Heads.content(data, endStream));
             }
 
             private void deliver(HttpObject msg) {
