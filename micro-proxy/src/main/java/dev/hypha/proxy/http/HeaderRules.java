@@ -11,7 +11,9 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.AsciiString;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 
 /** Header handling shared by every hop: hop-by-hop headers (RFC 9110 §7.6.1), mesh headers, body framing. */
@@ -30,6 +32,7 @@ public final class HeaderRules {
     private static final AsciiString[] H2_CONVERSION = {H2_STREAM_ID, H2_SCHEME, AsciiString.cached("x-http2-path"),
         AsciiString.cached("x-http2-stream-promise-id"), AsciiString.cached("x-http2-stream-dependency-id"),
         AsciiString.cached("x-http2-stream-weight")};
+    private static final AsciiString X_HTTP2 = AsciiString.cached("x-http2-");
     private static final AsciiString GRPC_STATUS = AsciiString.cached("grpc-status");
     private static final String[] STATUS_TEXT = new String[600];
 
@@ -55,6 +58,9 @@ public final class HeaderRules {
      * {@code TE: trailers} is kept (gRPC needs it end to end).
      */
     public static void stripHopByHop(HttpHeaders h, boolean keepUpgrade) {
+        if (!anyHopByHop(h)) {
+            return; // the usual message: one pass over its names instead of a look-up per hop-by-hop name
+        }
         List<String> named = null;
         for (String v : h.getAll(HttpHeaderNames.CONNECTION)) {
             for (String token : v.split(",")) {
@@ -92,6 +98,37 @@ public final class HeaderRules {
                 h.remove(name);
             }
         }
+    }
+
+    /**
+     * Whether any header is hop-by-hop or one of Netty's HTTP/2 conversion headers ({@code x-http2-*}). Any header a
+     * Connection header names is only hop-by-hop with a Connection header, which this finds.
+     */
+    private static boolean anyHopByHop(HttpHeaders h) {
+        if (h.isEmpty()) {
+            return false;
+        }
+        Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence();
+        while (it.hasNext()) {
+            CharSequence n = it.next().getKey();
+            int len = n.length();
+            switch (len) {
+                case 2, 7, 10, 16, 17, 18, 19:
+                    for (AsciiString hop : HOP_BY_HOP) {
+                        if (hop.length() == len && hop.contentEqualsIgnoreCase(n)) {
+                            return true;
+                        }
+                    }
+                    break;
+                default:
+                    break;
+            }
+            if (len > X_HTTP2.length() && (n.charAt(0) == 'x' || n.charAt(0) == 'X')
+                    && AsciiString.regionMatches(n, true, 0, X_HTTP2, 0, X_HTTP2.length())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether a response to this request with this status can carry a body. */
