@@ -223,7 +223,8 @@ public final class Upstreams {
 
     /**
      * Closes the connections idle for the idle timeout and schedules the next sweep for when the oldest left
-     * expires. A connection thus closes between one and two sweeps after its timeout: never before it.
+     * expires (a connection released while none is idle schedules one for its own expiry). A connection thus
+     * closes once idle for the timeout, never before.
      */
     private void sweep(LoopPools lp, EventLoop loop) {
         lp.sweepScheduled = false;
