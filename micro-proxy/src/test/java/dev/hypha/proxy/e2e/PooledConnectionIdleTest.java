@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.hypha.proxy.config.ConfigParser;
+import dev.hypha.proxy.testing.Http;
 import dev.hypha.proxy.testing.Mesh;
+import dev.hypha.proxy.testing.TcpServers;
 import java.io.InputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -37,28 +37,16 @@ class PooledConnectionIdleTest {
     @Test
     void anIdleConnectionIsReusedThenClosedAfterTheTimeoutAndReplaced() throws Exception {
         List<Conn> conns = new CopyOnWriteArrayList<>();
-        try (ServerSocket ss = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            Thread acceptor = new Thread(() -> {
-                while (!ss.isClosed()) {
-                    try {
-                        Socket s = ss.accept();
-                        Conn c = new Conn();
-                        conns.add(c);
-                        Thread w = new Thread(() -> serve(s, c));
-                        w.setDaemon(true);
-                        w.start();
-                    } catch (Exception e) {
-                        return;
-                    }
-                }
-            });
-            acceptor.setDaemon(true);
-            acceptor.start();
+        try (ServerSocket ss = TcpServers.serve("pooled", s -> {
+            Conn c = new Conn();
+            conns.add(c);
+            serve(s, c);
+        })) {
             Mesh.Options o = new Mesh.Options().client(ConfigParser.HTTP1_IDLE_TIMEOUT, IDLE_MS + "ms");
             try (Mesh mesh = Mesh.start(dir, new int[] {}, o)) {
                 String host = "127.0.0.1:" + ss.getLocalPort();
                 for (int i = 0; i < 3; i++) {
-                    String r = get(mesh.outboundPort(), host);
+                    String r = Http.rawGetText(mesh.outboundPort(), host, "/");
                     assertTrue(r.startsWith("HTTP/1.1 200"), "request " + i + ": " + r);
                 }
                 assertEquals(1, conns.size(), "requests one after another share one pooled connection");
@@ -73,50 +61,27 @@ class PooledConnectionIdleTest {
                 long idleMs = (first.closedNanos - first.lastAnswerNanos) / 1_000_000;
                 assertTrue(idleMs >= IDLE_MS, "closed after " + idleMs + " ms idle, before the timeout of " + IDLE_MS);
 
-                String r = get(mesh.outboundPort(), host);
+                String r = Http.rawGetText(mesh.outboundPort(), host, "/");
                 assertTrue(r.startsWith("HTTP/1.1 200"), "after the idle close: " + r);
                 assertEquals(2, conns.size(), "the closed connection is not handed out again: a fresh one is made");
             }
         }
     }
 
-    /** Answers every request on the connection until the peer closes it. */
+    /** Answers every request on the connection until the peer closes it, and notes when that was. */
     private static void serve(Socket s, Conn c) {
-        try (s) {
+        try {
             InputStream in = s.getInputStream();
-            while (readHead(in)) {
+            while (Http.skipHead(in)) {
                 c.lastAnswerNanos = System.nanoTime();
                 s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
                         .getBytes(StandardCharsets.US_ASCII));
                 s.getOutputStream().flush();
                 c.answered++;
             }
-        } catch (Exception ignored) {
+        } catch (java.io.IOException ignored) {
             // connection reset: closed too
         }
         c.closedNanos = System.nanoTime();
-    }
-
-    private static boolean readHead(InputStream in) throws Exception {
-        int state = 0;
-        int c;
-        while ((c = in.read()) >= 0) {
-            state = (c == '\r' && (state == 0 || state == 2)) ? state + 1
-                    : (c == '\n' && (state == 1 || state == 3)) ? state + 1 : 0;
-            if (state == 4) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static String get(int port, String host) throws Exception {
-        try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
-            s.setSoTimeout(10_000);
-            s.getOutputStream().write(("GET / HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
-                    .getBytes(StandardCharsets.US_ASCII));
-            return new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
-        }
     }
 }

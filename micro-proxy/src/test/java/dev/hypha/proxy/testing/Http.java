@@ -26,14 +26,31 @@ public final class Http {
 
     /** One HTTP/1.1 request with Connection: close to {@code port} naming {@code authority}; returns the status. */
     public static int rawGet(int port, String authority, String path) throws Exception {
+        return Integer.parseInt(rawGetText(port, authority, path).substring(9, 12));
+    }
+
+    /** One HTTP/1.1 request with Connection: close to {@code port} naming {@code authority}; the whole response. */
+    public static String rawGetText(int port, String authority, String path) throws Exception {
         try (java.net.Socket s = new java.net.Socket()) {
-            s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 2000);
+            s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 5000);
             s.setSoTimeout(10000);
             s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + authority
                     + "\r\nConnection: close\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-            String head = new String(s.getInputStream().readNBytes(12), java.nio.charset.StandardCharsets.US_ASCII);
-            s.getInputStream().readAllBytes();
-            return Integer.parseInt(head.substring(9, 12));
+            return new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
         }
+    }
+
+    /** For a hand-written server: reads past one request head (to its blank line); false at the end of the stream. */
+    public static boolean skipHead(java.io.InputStream in) throws java.io.IOException {
+        int state = 0;
+        int c;
+        while ((c = in.read()) >= 0) {
+            state = (c == '\r' && (state == 0 || state == 2)) ? state + 1
+                    : (c == '\n' && (state == 1 || state == 3)) ? state + 1 : 0;
+            if (state == 4) {
+                return true;
+            }
+        }
+        return false;
     }
 }
