@@ -1,12 +1,12 @@
 package dev.hypha.proxy.http;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
@@ -26,7 +26,7 @@ public final class H2Server {
     private H2Server() {
     }
 
-    /** Adds the HTTP/2 server codec and the stream dispatcher to a connection's pipeline. */
+    /** Adds the HTTP/2 server connection handler (codec and stream dispatch in one) to a connection's pipeline. */
     public static void configure(ChannelPipeline p, ExchangeContext cx, ConnContext conn, long gracefulShutdownMillis) {
         p.channel().config().setAutoRead(true); // the connection reads freely; each stream's window bounds memory
         p.addLast("h2", H2Connection.builder(true, (d, e, s, decouple, flushPreface) ->

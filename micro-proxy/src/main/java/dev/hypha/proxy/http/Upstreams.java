@@ -129,7 +129,7 @@ public final class Upstreams {
             }
             Channel ch = (Channel) f.getNow();
             ch.pipeline().addLast("h1", new HttpClientCodec(4096, 65536, 16384, false, true));
-            UpstreamHandler h = new UpstreamHandler();
+            UpstreamHandler h = new UpstreamHandler(ch);
             ch.pipeline().addLast("up", h);
             if (!p.trySuccess(new H1Stream(h, t, loop, false))) {
                 ch.close();
@@ -459,15 +459,14 @@ public final class Upstreams {
     static final class UpstreamHandler extends ChannelInboundHandlerAdapter {
         Exchange exchange;
         boolean inputShutdown;
-        Channel ch;
+        final Channel ch;
         /** Taken out of the pipeline (the connection switched protocols): no longer an HTTP/1 connection. */
         boolean removed;
         /** When the connection went back to the pool ({@link System#nanoTime()}). */
         long idleSince;
 
-        @Override
-        public void handlerAdded(ChannelHandlerContext ctx) {
-            ch = ctx.channel();
+        UpstreamHandler(Channel ch) {
+            this.ch = ch;
         }
 
         @Override
