@@ -31,6 +31,12 @@ import org.junit.jupiter.api.io.TempDir;
  * come back from {@code hypha routes} and {@code hypha stat} as exact counts and success rates over the window, with
  * latency percentiles within one histogram bucket of the latencies the client measured; {@code hypha tap} must show
  * live requests with their fields; a caller with the wrong token is refused.
+ *
+ * <p>Latency: each proxy measures from a request's head to its response's head, so what it sees of a request lies
+ * between what the app spent on it (measured in the app) and what the client waited (measured in the client). A
+ * reported percentile must fall in that range, give or take one bucket. The client's figure alone is no bound from
+ * below: on this 2-core machine, with two proxies, the control plane and the test sharing it, a client request can
+ * wait 20 ms outside both proxies (CI saw the client's p99 at 50.2 ms with both proxies right at ≤ 40 ms).
  */
 class VisibilityTest {
     static final String NS = "t";
@@ -48,7 +54,9 @@ class VisibilityTest {
         System.setProperty("jdk.httpclient.allowRestrictedHeaders", "host");
         HttpServer app = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
         app.setExecutor(Executors.newFixedThreadPool(8));
+        List<Long> appSlowMicros = java.util.Collections.synchronizedList(new ArrayList<>());
         app.createContext("/", ex -> {
+            long appStart = System.nanoTime();
             String p = ex.getRequestURI().getPath();
             int status = p.startsWith("/items/") && p.endsWith("f") ? 500 : 200;
             if (p.equals("/slow")) {
@@ -57,6 +65,9 @@ class VisibilityTest {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
+            }
+            if (p.equals("/slow")) {
+                appSlowMicros.add((System.nanoTime() - appStart) / 1000);
             }
             byte[] b = ("item " + p).getBytes(StandardCharsets.UTF_8);
             ex.sendResponseHeaders(status, b.length);
@@ -138,8 +149,11 @@ class VisibilityTest {
                 assertEquals(100, slow.path("requests").asLong(), t.toString());
                 assertEquals(0, slow.path("failures").asLong());
                 assertEquals("100.00%", slow.path("success").asText());
-                withinOneBucket(slow.path("latency_p50").asText(), percentile(slowMicros, 0.5));
-                withinOneBucket(slow.path("latency_p99").asText(), percentile(slowMicros, 0.99));
+                assertEquals(100, appSlowMicros.size());
+                withinOneBucket(slow.path("latency_p50").asText(), percentile(appSlowMicros, 0.5),
+                        percentile(slowMicros, 0.5));
+                withinOneBucket(slow.path("latency_p99").asText(), percentile(appSlowMicros, 0.99),
+                        percentile(slowMicros, 0.99));
             }
             assertEquals(defaultBefore + 5, row(in, "route", "[DEFAULT]").path("requests").asLong(), in.toString());
             assertEquals("items", row(in, "route", "GET /items/{id}").path("service").asText());
@@ -273,16 +287,23 @@ class VisibilityTest {
     }
 
     /**
-     * The reported percentile ("40ms": a bucket's upper bound) is the bucket holding the true value, or its
-     * neighbour (the proxies measure head to head, a little less than the client does).
+     * The reported percentile ("40ms": a bucket's upper bound) lies, give or take one bucket, between the bucket of
+     * the app's own time ({@code appMicros}, a bound from below: the proxies' window holds the app's handling) and the
+     * bucket of the client's ({@code clientMicros}, a bound from above: the client's window holds the proxies').
      */
-    static void withinOneBucket(String reported, long trueMicros) {
+    static void withinOneBucket(String reported, long appMicros, long clientMicros) {
         assertTrue(reported.endsWith("ms"), reported);
         long ms = Long.parseLong(reported.replace("ms", ""));
         int got = java.util.Arrays.binarySearch(BOUNDS, ms);
         assertTrue(got >= 0, "not a bucket bound: " + reported);
-        int want = bucket(trueMicros);
-        assertTrue(Math.abs(got - want) <= 1, "reported " + reported + ", true value " + trueMicros + " µs (bucket "
-                + (want < BOUNDS.length ? BOUNDS[want] + "ms" : "above") + ")");
+        int low = bucket(appMicros);
+        int high = bucket(clientMicros);
+        assertTrue(got >= low - 1 && got <= high + 1, "reported " + reported + ", the app took " + appMicros
+                + " µs (bucket " + bound(low) + "), the client waited " + clientMicros + " µs (bucket " + bound(high)
+                + ")");
+    }
+
+    private static String bound(int bucket) {
+        return bucket < BOUNDS.length ? BOUNDS[bucket] + "ms" : "above";
     }
 }
