@@ -26,6 +26,7 @@ import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.collection.IntObjectHashMap;
 import java.util.ArrayList;
 import java.util.function.Consumer;
@@ -70,11 +71,7 @@ abstract class H2Connection extends Http2ConnectionHandler {
         connection().addListener(new Http2ConnectionAdapter() {
             @Override
             public void onStreamClosed(Http2Stream stream) {
-                Stream s = streams.remove(stream.id());
-                if (s != null) {
-                    s.closed = true;
-                    s.onClosed();
-                }
+                closed(stream.id());
             }
         });
     }
@@ -176,6 +173,15 @@ abstract class H2Connection extends Http2ConnectionHandler {
         streams.put(s.id, s);
     }
 
+    /** Forgets stream {@code id} and tells it that it closed, once. */
+    private void closed(int id) {
+        Stream s = streams.remove(id);
+        if (s != null) {
+            s.closed = true;
+            s.onClosed();
+        }
+    }
+
     /** Visits the streams open now (a copy: the visitor may close them). */
     final void forEachStream(Consumer<Stream> visitor) {
         if (streams.isEmpty()) {
@@ -272,11 +278,7 @@ abstract class H2Connection extends Http2ConnectionHandler {
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         // The codec closes every stream as the connection goes (each is told above); what is left is told here.
         super.channelInactive(ctx);
-        forEachStream(s -> {
-            streams.remove(s.id);
-            s.closed = true;
-            s.onClosed();
-        });
+        forEachStream(s -> closed(s.id));
     }
 
     @Override
@@ -375,7 +377,7 @@ abstract class H2Connection extends Http2ConnectionHandler {
                         && full.trailingHeaders().isEmpty();
                 last = writeHeaders(h, end);
                 if (interim || end || !(obj instanceof HttpContent)) {
-                    io.netty.util.ReferenceCountUtil.release(obj);
+                    ReferenceCountUtil.release(obj);
                     return last;
                 }
             }

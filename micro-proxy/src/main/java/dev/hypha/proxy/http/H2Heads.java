@@ -222,7 +222,7 @@ final class H2Heads {
             String uri = req.uri();
             String host = in.get(HttpHeaderNames.HOST);
             if (uri.startsWith("/") || uri.equals("*")) {
-                out.path(uri.equals("*") ? AsciiString.of(uri) : new AsciiString(uri));
+                out.path(new AsciiString(uri));
                 out.scheme(scheme);
             } else {
                 URI target = URI.create(uri); // absolute form (a forward-proxy request)
@@ -260,20 +260,19 @@ final class H2Heads {
      * (Host travels as :authority) and keeping {@code TE} only as {@code trailers}.
      */
     private static void copy(HttpHeaders in, Http2Headers out) {
+        boolean te = false;
         Iterator<Map.Entry<CharSequence, CharSequence>> it = in.iteratorCharSequence();
         while (it.hasNext()) {
             Map.Entry<CharSequence, CharSequence> e = it.next();
             AsciiString name = AsciiString.of(e.getKey()).toLowerCase();
-            if (connectionSpecific(name)) {
-                continue;
-            }
             if (name.contentEquals(HttpHeaderNames.TE)) {
-                if (listsToken(e.getValue(), HttpHeaderValues.TRAILERS)) {
-                    out.add(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
-                }
-                continue;
+                te = true;
+            } else if (!connectionSpecific(name)) {
+                out.add(name, e.getValue());
             }
-            out.add(name, e.getValue());
+        }
+        if (te && in.containsValue(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS, true)) {
+            out.add(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
         }
     }
 
@@ -292,30 +291,5 @@ final class H2Heads {
             default:
                 return false;
         }
-    }
-
-    /** Whether a comma-separated header value lists {@code token} (case-insensitive). */
-    private static boolean listsToken(CharSequence value, AsciiString token) {
-        int start = 0;
-        int n = value.length();
-        while (start <= n) {
-            int end = start;
-            while (end < n && value.charAt(end) != ',') {
-                end++;
-            }
-            int a = start;
-            int b = end;
-            while (a < b && (value.charAt(a) == ' ' || value.charAt(a) == '\t')) {
-                a++;
-            }
-            while (b > a && (value.charAt(b - 1) == ' ' || value.charAt(b - 1) == '\t')) {
-                b--;
-            }
-            if (b - a == token.length() && AsciiString.regionMatches(value, true, a, token, 0, b - a)) {
-                return true;
-            }
-            start = end + 1;
-        }
-        return false;
     }
 }
