@@ -138,10 +138,7 @@ class CheckTest {
 
     @Test
     void anUnreachableApiServerIsSaidQuickly() throws Exception {
-        int port;
-        try (var s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            port = s.getLocalPort();
-        }
+        int port = dev.hypha.testing.FreePorts.outsideEphemeralRange();
         Path kc = MockCluster.kubeconfig("http://127.0.0.1:" + port);
         Golden.Run r = Golden.hypha("check", "--kubeconfig", kc.toString());
         assertEquals(1, r.rc());

@@ -2,8 +2,8 @@ package dev.hypha.e2e;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
+import dev.hypha.testing.FreePorts;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -34,25 +34,12 @@ final class Procs implements AutoCloseable {
     }
 
     /**
-     * Distinct free ports, all found before any is released (so they cannot collide with each other); every
-     * listener of a test gets one of these rather than binding port 0 itself.
+     * Distinct free ports below the kernel's ephemeral range ({@link FreePorts#distinct}): every listener a test
+     * names in a process's configuration gets one of these, so that nothing bound to port 0 meanwhile (an app in the
+     * test, the local end of a connection) can take it first.
      */
-    static int[] freePorts(int n) throws IOException {
-        ServerSocket[] held = new ServerSocket[n];
-        int[] ports = new int[n];
-        try {
-            for (int i = 0; i < n; i++) {
-                held[i] = new ServerSocket(0);
-                ports[i] = held[i].getLocalPort();
-            }
-        } finally {
-            for (ServerSocket s : held) {
-                if (s != null) {
-                    s.close();
-                }
-            }
-        }
-        return ports;
+    static int[] freePorts(int n) {
+        return FreePorts.distinct(n);
     }
 
     Process java(String name, Path jar, Map<String, String> env) throws IOException {

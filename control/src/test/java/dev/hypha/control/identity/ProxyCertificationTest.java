@@ -42,7 +42,7 @@ class ProxyCertificationTest {
         Path dir = Files.createTempDirectory("proxy-cert");
         Path tokenFile = dir.resolve("token");
         Files.writeString(tokenFile, token);
-        int admin = dev.hypha.control.TestPorts.outsideEphemeralRange();
+        int admin = dev.hypha.testing.FreePorts.outsideEphemeralRange();
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-jar", jar.toString());
         pb.environment().keySet().removeIf(k -> k.startsWith("HYPHA_"));

@@ -65,7 +65,7 @@ import org.junit.jupiter.api.Test;
 @QuarkusTestResource(TestCa.class)
 @TestProfile(TapFanOutTest.Profile.class)
 class TapFanOutTest {
-    static final int TAP_PORT = dev.hypha.control.TestPorts.outsideEphemeralRange();
+    static final int TAP_PORT = dev.hypha.testing.FreePorts.outsideEphemeralRange();
     static final String WEB_ID = "web.shop.serviceaccount.identity.cluster.local";
     static final List<String> callers = new CopyOnWriteArrayList<>();
     static Server proxy;

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.hypha.proxy.testing.HttpBackend;
 import java.nio.file.Files;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -20,10 +19,8 @@ class GracefulShutdownTest {
     @TempDir
     Path dir;
 
-    static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
+    static int freePort() {
+        return dev.hypha.testing.FreePorts.outsideEphemeralRange();
     }
 
     @Test

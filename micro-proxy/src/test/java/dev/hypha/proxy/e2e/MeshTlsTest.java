@@ -142,10 +142,7 @@ class MeshTlsTest {
     void proxyErrorsExplainThemselves() throws Exception {
         try (HttpBackend app = new HttpBackend();
                 Mesh mesh = Mesh.start(dir, new int[] {app.port()}, new Mesh.Options())) {
-            int closedPort;
-            try (java.net.ServerSocket ss = new java.net.ServerSocket(0)) {
-                closedPort = ss.getLocalPort();
-            }
+            int closedPort = dev.hypha.testing.FreePorts.outsideEphemeralRange();
             String refused = rawRequest(mesh.outboundPort(), "GET / HTTP/1.1\r\nHost: 127.0.0.1:" + closedPort
                     + "\r\nConnection: close\r\n\r\n");
             assertTrue(refused.startsWith("HTTP/1.1 502"), refused);

@@ -12,7 +12,6 @@ import dev.hypha.proxy.testing.Mesh;
 import dev.hypha.proxy.testing.TestPki;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -59,10 +58,8 @@ class IdentityClientTest {
         assertEquals(200, ready(p), "proxy never became ready");
     }
 
-    static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
+    static int freePort() {
+        return dev.hypha.testing.FreePorts.outsideEphemeralRange();
     }
 
     static String get(int port, String host, String path) throws Exception {
