@@ -116,7 +116,8 @@ public final class CompiledProfile {
     }
 
     private static Predicate<HttpRequest> header(HeaderMatch h) {
-        String name = h.getName();
+        // header names are case-insensitive; heads translated from HTTP/2 hold them in lower case
+        String name = h.getName().toLowerCase(java.util.Locale.ROOT);
         if (h.getValueCase() == HeaderMatch.ValueCase.REGEX) {
             Pattern p = Pattern.compile(h.getRegex());
             return r -> {

@@ -5,6 +5,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpResponse;
@@ -12,6 +13,7 @@ import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValidationUtil;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpHeadersFactory;
@@ -82,7 +84,7 @@ final class H2Heads {
                 copy(h, trailers, false, streamId);
                 return new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, trailers);
             }
-            HttpHeaders headers = FROM_H2.newHeaders();
+            HttpHeaders headers;
             HttpMessage m;
             if (request) {
                 CharSequence method = h.method();
@@ -96,21 +98,27 @@ final class H2Heads {
                             connect ? ":authority" : ":path");
                 }
                 CharSequence authority = h.authority();
-                if (authority != null) {
-                    headers.add(HttpHeaderNames.HOST, authority);
-                }
-                copy(h, headers, true, streamId);
                 HttpMethod hm = HttpMethod.valueOf(method.toString());
+                String uri = target.toString();
+                if (h instanceof DefaultHttp2Headers own) {
+                    headers = adopt(own, true, authority, streamId);
+                } else {
+                    headers = FROM_H2.newHeaders();
+                    if (authority != null) {
+                        headers.add(HttpHeaderNames.HOST, authority);
+                    }
+                    copy(h, headers, true, streamId);
+                }
                 m = endStream
-                        ? new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, hm, target.toString(),
-                                Unpooled.EMPTY_BUFFER, headers, EmptyHttpHeaders.INSTANCE)
-                        : new DefaultHttpRequest(HttpVersion.HTTP_1_1, hm, target.toString(), headers);
+                        ? new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, hm, uri, Unpooled.EMPTY_BUFFER, headers,
+                                EmptyHttpHeaders.INSTANCE)
+                        : new DefaultHttpRequest(HttpVersion.HTTP_1_1, hm, uri, headers);
             } else {
                 if (status == null) {
                     throw Http2Exception.streamError(streamId, Http2Error.PROTOCOL_ERROR, "response without :status");
                 }
                 HttpResponseStatus st = status(status, streamId);
-                copy(h, headers, false, streamId);
+                headers = h instanceof DefaultHttp2Headers own ? adopt(own, false, null, streamId) : copied(h, streamId);
                 m = endStream
                         ? new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, st, Unpooled.EMPTY_BUFFER, headers,
                                 EmptyHttpHeaders.INSTANCE)
@@ -132,6 +140,139 @@ final class H2Heads {
     /** A DATA frame's bytes as body content (the last when the frame ends the stream); takes over the buffer. */
     static HttpContent content(ByteBuf data, boolean endStream) {
         return endStream ? new DefaultLastHttpContent(data, EmptyHttpHeaders.INSTANCE) : new DefaultHttpContent(data);
+    }
+
+    private static HttpHeaders copied(Http2Headers h, int streamId) throws Http2Exception {
+        HttpHeaders headers = FROM_H2.newHeaders();
+        copy(h, headers, false, streamId);
+        return headers;
+    }
+
+    /**
+     * A block's own map as the HTTP/1 head's headers, without copying it: its names are lower case and were validated
+     * by the HTTP/2 decoder; here its values are checked as an HTTP/1 head needs them, the pseudo-headers are removed
+     * (the request or status line carries them; a request's {@code authority} becomes Host, written first), cookie
+     * crumbs are joined and framing headers dropped, as {@link #copy} does. Look-ups in such headers must use
+     * lower-case names ({@link HttpHeaderNames}), as HTTP/2 names are; a name added must be lower case too (the map
+     * refuses others).
+     */
+    private static HttpHeaders adopt(DefaultHttp2Headers h, boolean request, CharSequence authority, int streamId)
+            throws Http2Exception {
+        int cookies = 0;
+        boolean framing = false;
+        for (Map.Entry<CharSequence, CharSequence> e : h) {
+            CharSequence name = e.getKey();
+            int bad = HttpHeaderValidationUtil.validateValidHeaderValue(e.getValue());
+            if (bad != -1) {
+                throw new IllegalArgumentException("the value of " + name + " has a prohibited character 0x"
+                        + Integer.toHexString(e.getValue().charAt(bad)) + " at index " + bad);
+            }
+            if (name.length() > 0 && name.charAt(0) == ':') {
+                if (!knownPseudo(name, request)) {
+                    throw Http2Exception.streamError(streamId, Http2Error.PROTOCOL_ERROR,
+                            "pseudo-header %s does not belong in a %s", name, request ? "request" : "response");
+                }
+                continue;
+            }
+            if (HttpHeaderNames.COOKIE.contentEquals(name)) {
+                cookies++;
+            } else if (HttpHeaderNames.TRANSFER_ENCODING.contentEquals(name)
+                    || HttpHeaderNames.TRAILER.contentEquals(name)) {
+                framing = true;
+            }
+        }
+        if (request) {
+            h.remove(Http2Headers.PseudoHeaderName.METHOD.value());
+            h.remove(Http2Headers.PseudoHeaderName.PATH.value());
+            h.remove(Http2Headers.PseudoHeaderName.SCHEME.value());
+            h.remove(Http2Headers.PseudoHeaderName.AUTHORITY.value());
+        } else {
+            h.remove(Http2Headers.PseudoHeaderName.STATUS.value());
+        }
+        if (framing) {
+            h.remove(HttpHeaderNames.TRANSFER_ENCODING);
+            h.remove(HttpHeaderNames.TRAILER);
+        }
+        if (cookies > 1) {
+            StringBuilder joined = new StringBuilder();
+            for (CharSequence c : h.getAll(HttpHeaderNames.COOKIE)) {
+                if (joined.length() > 0) {
+                    joined.append("; ");
+                }
+                joined.append(c);
+            }
+            h.set(HttpHeaderNames.COOKIE, joined.toString());
+        }
+        if (authority != null) {
+            if (h.contains(HttpHeaderNames.HOST)) {
+                h.add(HttpHeaderNames.HOST, authority); // with a Host of its own too: both go on, for the app to refuse
+            } else {
+                h.set(HttpHeaderNames.HOST, authority);
+            }
+        }
+        return new Http2Backed(h, request);
+    }
+
+    /**
+     * HTTP/1 headers whose map is an HTTP/2 block's (names lower case, looked up case-sensitively). A request's Host
+     * is written first, as HTTP/1 clients do (it was added last: the block carried it as :authority).
+     */
+    private static final class Http2Backed extends DefaultHttpHeaders {
+        private final boolean hostFirst;
+
+        Http2Backed(DefaultHttp2Headers h, boolean hostFirst) {
+            super(h);
+            this.hostFirst = hostFirst;
+        }
+
+        @Override
+        public Iterator<Map.Entry<CharSequence, CharSequence>> iteratorCharSequence() {
+            return hostFirst ? new HostFirst() : super.iteratorCharSequence();
+        }
+
+        /** The Host entries, then the others: two walks over the map, nothing copied. */
+        private final class HostFirst implements Iterator<Map.Entry<CharSequence, CharSequence>> {
+            private Iterator<Map.Entry<CharSequence, CharSequence>> walk = Http2Backed.super.iteratorCharSequence();
+            private boolean second;
+            private Map.Entry<CharSequence, CharSequence> next;
+
+            HostFirst() {
+                advance();
+            }
+
+            private void advance() {
+                next = null;
+                while (true) {
+                    while (walk.hasNext()) {
+                        Map.Entry<CharSequence, CharSequence> e = walk.next();
+                        if (HttpHeaderNames.HOST.contentEquals(e.getKey()) != second) {
+                            next = e;
+                            return;
+                        }
+                    }
+                    if (second) {
+                        return;
+                    }
+                    second = true;
+                    walk = Http2Backed.super.iteratorCharSequence();
+                }
+            }
+
+            @Override
+            public boolean hasNext() {
+                return next != null;
+            }
+
+            @Override
+            public Map.Entry<CharSequence, CharSequence> next() {
+                Map.Entry<CharSequence, CharSequence> e = next;
+                if (e == null) {
+                    throw new java.util.NoSuchElementException();
+                }
+                advance();
+                return e;
+            }
+        }
     }
 
     /**

@@ -59,6 +59,26 @@ class H2HeadsTest {
     }
 
     @Test
+    void aTranslatedRequestIsWrittenWithHostFirstAndNoPseudoHeader() throws Exception {
+        Http2Headers h = request("GET", "/a?b=1").add("accept", "*/*").add("x-trace", "t");
+        HttpRequest r = (HttpRequest) H2Heads.message(h, true, true, 5);
+        r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, "keep-alive");
+        io.netty.channel.embedded.EmbeddedChannel ch = new io.netty.channel.embedded.EmbeddedChannel(
+                new io.netty.handler.codec.http.HttpRequestEncoder());
+        assertTrue(ch.writeOutbound(r));
+        io.netty.buffer.ByteBuf wire = ch.readOutbound();
+        assertEquals("GET /a?b=1 HTTP/1.1\r\nhost: svc.ns:8080\r\naccept: */*\r\nx-trace: t\r\n"
+                + "connection: keep-alive\r\n\r\n", wire.toString(java.nio.charset.StandardCharsets.US_ASCII));
+        wire.release();
+        ch.finishAndReleaseAll();
+        Http2Headers badAuthority = new DefaultHttp2Headers(false).method("GET").path("/").scheme("http")
+                .authority("a\r\nx-injected: 1");
+        assertEquals(Http2Error.PROTOCOL_ERROR,
+                assertThrows(Http2Exception.class, () -> H2Heads.message(badAuthority, true, true, 5)).error(),
+                "the authority becomes Host: CR/LF refused there too");
+    }
+
+    @Test
     void aBlockThatEndsTheStreamIsAWholeMessageWithoutFraming() throws Exception {
         HttpObject o = H2Heads.message(request("GET", "/"), true, true, 5);
         FullHttpRequest r = assertInstanceOf(FullHttpRequest.class, o);
@@ -83,6 +103,25 @@ class H2HeadsTest {
         Http2Headers h = request("GET", "/").add("cookie", "a=1").add("cookie", "b=2").add("cookie", "c=3");
         HttpRequest r = (HttpRequest) H2Heads.message(h, false, true, 1);
         assertEquals(List.of("a=1; b=2; c=3"), r.headers().getAll("cookie"));
+    }
+
+    @Test
+    void aResponseHeadTakesOverTheBlockAndEncodesAsHttp1() throws Exception {
+        Http2Headers h = new DefaultHttp2Headers().status("404").add("content-type", "text/plain")
+                .add("set-cookie", "a=1").add("cookie", "x=1").add("cookie", "y=2").add("content-length", "5");
+        HttpResponse r = (HttpResponse) H2Heads.message(h, false, false, 1);
+        assertEquals(HttpResponseStatus.NOT_FOUND, r.status());
+        assertEquals(List.of("x=1; y=2"), r.headers().getAll("cookie"));
+        r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, "close");
+        io.netty.channel.embedded.EmbeddedChannel ch = new io.netty.channel.embedded.EmbeddedChannel(
+                new io.netty.handler.codec.http.HttpResponseEncoder());
+        assertTrue(ch.writeOutbound(r));
+        io.netty.buffer.ByteBuf wire = ch.readOutbound();
+        assertEquals("HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nset-cookie: a=1\r\n"
+                + "content-length: 5\r\ncookie: x=1; y=2\r\nconnection: close\r\n\r\n",
+                wire.toString(java.nio.charset.StandardCharsets.US_ASCII), "no pseudo-header reaches HTTP/1");
+        wire.release();
+        assertFalse(ch.finish());
     }
 
     @Test
