@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Concurrent A/B of two proxy builds (or two sets of JVM flags): two Hypha pairs with mTLS — A and B — in front of
+# one backend, loaded at the same moment with the same load (h2load, HTTP/1.1, 10 connections, 1000 requests/s
+# each), so that this machine's drift in speed (±10-30 % between runs minutes apart) hits both alike. Per round:
+# the event-loop CPU ticks of each pair per 10 000 requests and the ratio B/A; then the median ratio.
+# A/A runs of this script agree within about ±5 % per round; take the median of five rounds or more.
+#
+#   bench/ab.sh JAR_A JAR_B [ROUNDS=5] [SECONDS=15]
+#       JAR_A/JAR_B: proxy jars (copies of micro-proxy/target/hypha-proxy.jar; they must stay in micro-proxy/target
+#       so that their class path, lib/, resolves). Extra JVM flags per side: EXTRA_A=..., EXTRA_B=...
+#
+# Example: cp micro-proxy/target/hypha-proxy.jar micro-proxy/target/old.jar; (change, build);
+#          bench/ab.sh micro-proxy/target/old.jar micro-proxy/target/hypha-proxy.jar
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+[ $# -ge 2 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
+JAR_A=$(realpath "$1"); JAR_B=$(realpath "$2"); ROUNDS="${3:-5}"; SECS="${4:-15}"
+for j in "$JAR_A" "$JAR_B"; do
+  [ -f "$j" ] || { echo "ab: no jar $j" >&2; exit 2; }
+  [ "$(dirname "$j")" = "$ROOT/micro-proxy/target" ] || { echo "ab: $j must be in micro-proxy/target" >&2; exit 2; }
+done
+command -v h2load >/dev/null || { echo "ab: needs h2load (apt-get install nghttp2-client)" >&2; exit 1; }
+for d in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/temurin-25*; do [ -x "$d/bin/java" ] && export JAVA_HOME="$d" && break; done
+JAVA="$JAVA_HOME/bin/java"
+OUT="$ROOT/bench/out/ab"; rm -rf "$OUT"; mkdir -p "$OUT"
+
+[ -d micro-proxy/target/test-classes ] || ./mvnw -B -q -ntp -pl micro-proxy -am -DskipTests install >/dev/null
+./mvnw -B -q -ntp -pl micro-proxy dependency:build-classpath -Dmdep.includeScope=test \
+  -Dmdep.outputFile="$OUT/proxy-test.classpath" >/dev/null
+TCP="$ROOT/micro-proxy/target/test-classes:$ROOT/micro-proxy/target/classes:$(cat "$OUT/proxy-test.classpath")"
+PFLAGS=($(sed -n 's/^proxy-jvm-options=//p' src/main/resources/hypha/defaults.properties))
+PFLAGS+=(-Djava.library.path="$ROOT/micro-proxy/target/native/META-INF/native")
+
+# ports below the kernel's ephemeral range, none handed out twice (as bench/run.sh does)
+free_port() {
+  python3 - "$OUT/ports.given" <<'PY'
+import random, socket, sys
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError):
+    low = 32768
+low = max(low, 2048)
+try:
+    given = set(open(sys.argv[1]).read().split())
+except OSError:
+    given = set()
+for _ in range(500):
+    port = random.randrange(max(1024, low - 12000), low)
+    if str(port) in given:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    open(sys.argv[1], "a").write("%d\n" % port)
+    print(port)
+    sys.exit(0)
+sys.exit("ab: no free loopback port")
+PY
+}
+wait_ready() {
+  for _ in $(seq 1 1000); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/ready")" = 200 ] && return 0; sleep 0.01
+  done
+  echo "ab: proxy on admin $1 never ready (logs in $OUT)" >&2; exit 1
+}
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+IDA=client.bench.serviceaccount.identity.cluster.local
+IDB=server.bench.serviceaccount.identity.cluster.local
+"$JAVA" -cp "$TCP" dev.hypha.proxy.testing.IssueCerts "$OUT/certs" "$IDA" "$IDB"
+APP=$(free_port)
+"$JAVA" -XX:+UseParallelGC -cp "$TCP" dev.hypha.proxy.testing.HttpBackend 127.0.0.1 "$APP" > "$OUT/app.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 1000); do (echo > /dev/tcp/127.0.0.1/"$APP") 2>/dev/null && break; sleep 0.01; done
+
+# proxy NAME JAR ADMIN INBOUND OUTBOUND IDENTITY DESTINATIONS EXTRA_FLAGS
+proxy() {
+  local name=$1 jar=$2 adm=$3 in=$4 outp=$5 who=$6 dests=$7 extra=$8
+  env -i PATH="$PATH" HYPHA_PROXY_MODE=explicit HYPHA_PROXY_INBOUND_LISTEN_ADDR=127.0.0.1:$in \
+    HYPHA_PROXY_OUTBOUND_LISTEN_ADDR=127.0.0.1:$outp HYPHA_PROXY_ADMIN_LISTEN_ADDR=127.0.0.1:$adm \
+    HYPHA_PROXY_TAP_LISTEN_ADDR=127.0.0.1:$(free_port) \
+    HYPHA_PROXY_IDENTITY_CERT_FILE="$OUT/certs/$who.crt" HYPHA_PROXY_IDENTITY_KEY_FILE="$OUT/certs/$who.key" \
+    HYPHA_PROXY_TRUST_ANCHORS_FILE="$OUT/certs/anchors.crt" HYPHA_PROXY_LOG_LEVEL=warn HYPHA_PROXY_SHUTDOWN_GRACE=1s \
+    HYPHA_PROXY_DESTINATIONS="$dests" "$JAVA" "${PFLAGS[@]}" $extra --enable-native-access=ALL-UNNAMED \
+    --sun-misc-unsafe-memory-access=allow -jar "$jar" > "$OUT/$name.log" 2>&1 &
+}
+declare -A OUTPORT PIN POUT
+for side in A B; do
+  if [ $side = A ]; then jar=$JAR_A; extra="${EXTRA_A:-}"; else jar=$JAR_B; extra="${EXTRA_B:-}"; fi
+  IN=$(free_port); INADM=$(free_port); OP=$(free_port); OUTADM=$(free_port)
+  proxy "in-$side" "$jar" "$INADM" "$IN" 0 server "" "$extra"; PIN[$side]=$!; PIDS+=($!); wait_ready "$INADM"
+  proxy "out-$side" "$jar" "$OUTADM" 0 "$OP" client "svc.bench:$APP=127.0.0.1:$IN@$IDB" "$extra"
+  POUT[$side]=$!; PIDS+=($!); wait_ready "$OUTADM"
+  OUTPORT[$side]=$OP
+done
+
+# CPU ticks (user + system) of a proxy's event-loop threads
+loop_ticks() {
+  local sum=0 t n
+  for t in /proc/"$1"/task/*; do
+    n=$(cat "$t/comm" 2>/dev/null || true)
+    case "$n" in hypha-proxy*) sum=$((sum + $(awk '{print $14+$15}' "$t/stat"))) ;; esac
+  done
+  echo $sum
+}
+pair_ticks() { echo $(( $(loop_ticks "${POUT[$1]}") + $(loop_ticks "${PIN[$1]}") )); }
+both() {
+  local w=() side
+  for side in A B; do
+    h2load "$@" -H ":authority: svc.bench:$APP" "http://127.0.0.1:${OUTPORT[$side]}/bytes?bytes=1024" \
+      > "$OUT/h2load-$side.txt" & w+=($!)
+  done
+  wait "${w[@]}"
+}
+echo "warming up both pairs (maximum throughput, then the measured load shape)..."
+both --h1 -c 32 -D 8
+both --h1 -c 10 --rps 100 -D 15
+ratios=()
+for r in $(seq 1 "$ROUNDS"); do
+  a0=$(pair_ticks A); b0=$(pair_ticks B)
+  both --h1 -c 10 --rps 100 -D "$SECS"
+  a1=$(pair_ticks A); b1=$(pair_ticks B)
+  na=$(awk '/^requests:/ {print $8}' "$OUT/h2load-A.txt"); nb=$(awk '/^requests:/ {print $8}' "$OUT/h2load-B.txt")
+  line=$(python3 -c "a=($a1-$a0)*10000/$na; b=($b1-$b0)*10000/$nb; print(f'{b/a:.3f} A {a:.1f} B {b:.1f}')")
+  ratios+=("${line%% *}")
+  echo "round $r: event-loop CPU ticks per 10 000 requests, pair A ${line#* A } (requests $na / $nb), B/A ${line%% *}"
+done
+echo "median B/A over $ROUNDS rounds: $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')"
