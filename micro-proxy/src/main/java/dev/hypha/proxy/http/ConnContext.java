@@ -10,11 +10,13 @@ import java.net.InetSocketAddress;
  * when it proved one.
  */
 public record ConnContext(Direction direction, InetSocketAddress client, HostPort origDst, PeerIdentity clientId,
-        boolean viaMeshHttp1, String clientIp, dev.hypha.proxy.metrics.RollingStats.EdgeKey inboundEdge) {
+        boolean viaMeshHttp1, String clientIp, dev.hypha.proxy.metrics.RollingStats.EdgeKey inboundEdge,
+        dev.hypha.proxy.metrics.SeriesCache series) {
 
     /**
      * The client's IP as text and, inbound, the client as the other side of an edge, are made once per connection
-     * (statistics and tap name inbound peers by them on every request).
+     * (statistics and tap name inbound peers by them on every request); {@code series} holds the metric series its
+     * requests recorded last.
      */
     public ConnContext(Direction direction, InetSocketAddress client, HostPort origDst, PeerIdentity clientId,
             boolean viaMeshHttp1) {
@@ -26,7 +28,7 @@ public record ConnContext(Direction direction, InetSocketAddress client, HostPor
         this(direction, client, origDst, clientId, viaMeshHttp1, clientIp,
                 direction == Direction.INBOUND && client != null ? new dev.hypha.proxy.metrics.RollingStats.EdgeKey(
                         "inbound", clientIp, clientId == null ? "" : clientId.dnsName(), clientId != null, null)
-                        : null);
+                        : null, new dev.hypha.proxy.metrics.SeriesCache());
     }
 
     private static String ipOf(InetSocketAddress client) {

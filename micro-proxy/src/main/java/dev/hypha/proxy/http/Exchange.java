@@ -87,10 +87,11 @@ public final class Exchange {
 
     /** Routes the request and opens the upstream. */
     void start() {
-        cx.metrics().httpRequests.inc(conn.direction().label(), authority(), tls(), clientId(), "");
+        cx.metrics().httpRequests.inc(conn.series().httpRequests, conn.direction().label(), authority(), tls(), clientId(),
+                "");
         route = cx.router().policy(head, conn);
         if (route != null) {
-            cx.metrics().routeRequests.inc(conn.direction().label(), authority(), route.name());
+            cx.metrics().routeRequests.inc(conn.series().routeRequests, conn.direction().label(), authority(), route.name());
             if (route.budget() != null) {
                 route.budget().deposit();
             }
@@ -458,7 +459,8 @@ public final class Exchange {
                 triesOk++;
             }
             if (route != null) {
-                cx.metrics().routeActualResponses.inc(conn.direction().label(), authority(), route.name(),
+                cx.metrics().routeActualResponses.inc(conn.series().routeActualResponses, conn.direction().label(),
+                        authority(), route.name(),
                         HeaderRules.statusText(code), failure ? "failure" : "success");
                 if (failure && route.retryable()) {
                     String outcome = !replayable || !requestEnded ? "not_replayable"
@@ -478,14 +480,15 @@ public final class Exchange {
                 timeout.cancel(false); // the route's timeout bounds the wait for the response head
             }
             if (route != null) {
-                cx.metrics().routeLatency.observeNanos(responseNanos, conn.direction().label(), authority(), route.name());
+                cx.metrics().routeLatency.observeNanos(conn.series().routeLatency, responseNanos, conn.direction().label(),
+                        authority(), route.name());
             }
             grpcStatus = headGrpcStatus;
             if (tapped != null) {
                 tapped.responseInit(code, System.nanoTime());
             }
-            cx.metrics().httpLatency.observeNanos(System.nanoTime() - startNanos, conn.direction().label(),
-                    authority(), tls(), clientId(), serverId(), HeaderRules.statusText(code));
+            cx.metrics().httpLatency.observeNanos(conn.series().httpLatency, System.nanoTime() - startNanos,
+                    conn.direction().label(), authority(), tls(), clientId(), serverId(), HeaderRules.statusText(code));
             HeaderRules.stripHopByHop(r.headers(), false);
             r.headers().remove(HeaderRules.ORIG_PROTO);
             responseHasBody = HeaderRules.responseHasBody(head.method(), r.status());
@@ -702,8 +705,8 @@ public final class Exchange {
             tapped.responseInit(status, System.nanoTime());
             tapped.bytes(r.content().readableBytes());
         }
-        cx.metrics().httpLatency.observeNanos(System.nanoTime() - startNanos, conn.direction().label(), authority(),
-                tls(), clientId(), serverId(), HeaderRules.statusText(status));
+        cx.metrics().httpLatency.observeNanos(conn.series().httpLatency, System.nanoTime() - startNanos,
+                conn.direction().label(), authority(), tls(), clientId(), serverId(), HeaderRules.statusText(status));
         boolean mustClose = !requestEnded;
         down.prepareResponse(r, true);
         if (mustClose && !down.http2()) {
@@ -772,7 +775,7 @@ public final class Exchange {
             timeout.cancel(false);
         }
         if (route != null) {
-            cx.metrics().routeResponses.inc(conn.direction().label(), authority(), route.name(),
+            cx.metrics().routeResponses.inc(conn.series().routeResponses, conn.direction().label(), authority(), route.name(),
                     status == 0 ? "" : HeaderRules.statusText(status),
                     proxyError != null || route.isFailure(status, grpcStatus) ? "failure" : "success");
         }
@@ -780,7 +783,8 @@ public final class Exchange {
         // not count against it.
         releaseEndpoint(status >= 500 || (proxyError != null && proxyError != ProxyError.NO_ENDPOINTS));
         String cls = classification();
-        cx.metrics().stats.record(conn.direction().label(), authority(), route == null ? RoutePolicy.DEFAULT : route.name(),
+        cx.metrics().stats.record(conn.series().stats, conn.direction().label(), authority(),
+                route == null ? RoutePolicy.DEFAULT : route.name(),
                 cls.equals("success"), responseNanos > 0 ? responseNanos : System.nanoTime() - startNanos, triesOk,
                 triesFailed);
         recordEdge();
@@ -789,7 +793,8 @@ public final class Exchange {
                     proxyError == null && !responseEnded && status != 101 ? "reset" : null,
                     proxyError == null ? null : proxyError.code(), cls.equals("success"));
         }
-        cx.metrics().httpResponses.inc(conn.direction().label(), authority(), tls(), clientId(), serverId(),
+        cx.metrics().httpResponses.inc(conn.series().httpResponses, conn.direction().label(), authority(), tls(),
+                clientId(), serverId(),
                 status == 0 ? "" : HeaderRules.statusText(status), cls, proxyError == null ? "" : proxyError.code());
     }
 
@@ -800,11 +805,11 @@ public final class Exchange {
                 return;
             }
             Endpoint ep = target.endpoint();
-            cx.metrics().stats.recordEdge(ep != null ? ep.edgeKey() : new dev.hypha.proxy.metrics.RollingStats.EdgeKey(
+            cx.metrics().stats.recordEdge(conn.series().edge, ep != null ? ep.edgeKey() : new dev.hypha.proxy.metrics.RollingStats.EdgeKey(
                     "outbound", target.address().toString(), target.identity() == null ? "" : target.identity(),
                     target.meshed(), null));
         } else if (conn.inboundEdge() != null) {
-            cx.metrics().stats.recordEdge(conn.inboundEdge());
+            cx.metrics().stats.recordEdge(conn.series().edge, conn.inboundEdge());
         }
     }
 

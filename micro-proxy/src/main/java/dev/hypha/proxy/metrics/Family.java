@@ -47,6 +47,33 @@ public abstract sealed class Family<S> permits Family.Counter, Family.Gauge, Fam
         return series.computeIfAbsent(key, k -> newSeries());
     }
 
+    /**
+     * The series for these label values through {@code last}, the series one caller recorded last: when the values
+     * are the same again (a connection's requests, which mostly go to one authority), no key is built and the map
+     * is not asked. Null when the family is full.
+     */
+    public S with(Last<S> last, String... values) {
+        S s = last.series;
+        if (s != null && Arrays.equals(last.values, values)) {
+            return s;
+        }
+        s = with(values);
+        if (s != null) {
+            last.values = values;
+            last.series = s;
+        }
+        return s;
+    }
+
+    /**
+     * The series a caller recorded last and its label values. Not thread-safe: one per connection, used on its
+     * event loop. Series are never removed from a family, so a remembered one stays the family's.
+     */
+    public static final class Last<S> {
+        private String[] values;
+        private S series;
+    }
+
     /** Label values of one series; equality by content. */
     record Labels(String[] values) {
         @Override
@@ -83,6 +110,14 @@ public abstract sealed class Family<S> permits Family.Counter, Family.Gauge, Fam
             LongAdder a = with(values);
             if (a != null) {
                 a.add(n);
+            }
+        }
+
+        /** As {@link #inc(String...)}, through the series the caller recorded last. */
+        public void inc(Last<LongAdder> last, String... values) {
+            LongAdder a = with(last, values);
+            if (a != null) {
+                a.increment();
             }
         }
     }
@@ -138,7 +173,15 @@ public abstract sealed class Family<S> permits Family.Counter, Family.Gauge, Fam
         }
 
         public void observeNanos(long nanos, String... values) {
-            Series s = with(values);
+            observe(with(values), nanos);
+        }
+
+        /** As {@link #observeNanos(long, String...)}, through the series the caller recorded last. */
+        public void observeNanos(Last<Series> last, long nanos, String... values) {
+            observe(with(last, values), nanos);
+        }
+
+        private void observe(Series s, long nanos) {
             if (s == null) {
                 return;
             }

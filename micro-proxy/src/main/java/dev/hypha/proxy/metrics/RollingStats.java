@@ -67,35 +67,89 @@ public final class RollingStats {
      */
     public void record(String direction, String authority, String route, boolean success, long latencyNanos,
             int triesSucceeded, int triesFailed) {
-        Series s = series(new Key(direction, authority, route));
-        if (s != null) {
-            s.record(nanoClock.getAsLong(), success, latencyNanos, triesSucceeded, triesFailed);
+        record(null, direction, authority, route, success, latencyNanos, triesSucceeded, triesFailed);
+    }
+
+    /**
+     * As {@link #record(String, String, String, boolean, long, int, int)}, through the series {@code last} holds
+     * when it is this one (a connection's requests mostly go to one route of one authority): no key is built and
+     * the map is not asked. {@code last} may be null.
+     */
+    public void record(Last last, String direction, String authority, String route, boolean success,
+            long latencyNanos, int triesSucceeded, int triesFailed) {
+        long now = nanoClock.getAsLong();
+        if (last != null && last.series != null && last.key.direction == direction
+                && last.key.authority.equals(authority) && last.key.route.equals(route)
+                && last.series.record(now, success, latencyNanos, triesSucceeded, triesFailed)) {
+            return;
+        }
+        Key k = new Key(direction, authority, route);
+        for (int attempt = 0; attempt < 2; attempt++) {
+            Series s = series(series, k);
+            if (s == null) {
+                return;
+            }
+            if (s.record(now, success, latencyNanos, triesSucceeded, triesFailed)) {
+                if (last != null) {
+                    last.key = k;
+                    last.series = s;
+                }
+                return;
+            }
+            series.remove(k, s); // a snapshot found it idle and retired it just now: a fresh one takes the request
         }
     }
 
     /** Records one request over an edge (who talked to whom). */
     public void recordEdge(EdgeKey edge) {
-        Series s = edges.get(edge);
-        if (s == null) {
-            if (edges.size() >= maxKeys) {
-                dropped.increment();
-                return;
-            }
-            s = edges.computeIfAbsent(edge, x -> new Series());
-        }
-        s.record(nanoClock.getAsLong(), true, 0, 0, 0);
+        recordEdge(null, edge);
     }
 
-    private Series series(Key k) {
-        Series s = series.get(k);
+    /** As {@link #recordEdge(EdgeKey)}, through the edge {@code last} holds when it is this one (may be null). */
+    public void recordEdge(LastEdge last, EdgeKey edge) {
+        long now = nanoClock.getAsLong();
+        if (last != null && last.series != null && (last.edge == edge || last.edge.equals(edge))
+                && last.series.record(now, true, 0, 0, 0)) {
+            return;
+        }
+        for (int attempt = 0; attempt < 2; attempt++) {
+            Series s = series(edges, edge);
+            if (s == null) {
+                return;
+            }
+            if (s.record(now, true, 0, 0, 0)) {
+                if (last != null) {
+                    last.edge = edge;
+                    last.series = s;
+                }
+                return;
+            }
+            edges.remove(edge, s);
+        }
+    }
+
+    private <K> Series series(Map<K, Series> map, K k) {
+        Series s = map.get(k);
         if (s == null) {
-            if (series.size() >= maxKeys) {
+            if (map.size() >= maxKeys) {
                 dropped.increment();
                 return null;
             }
-            s = series.computeIfAbsent(k, x -> new Series());
+            s = map.computeIfAbsent(k, x -> new Series());
         }
         return s;
+    }
+
+    /** The series of (direction, authority, route) a caller recorded last. Not thread-safe: one per connection. */
+    public static final class Last {
+        private Key key;
+        private Series series;
+    }
+
+    /** The edge a caller recorded last. Not thread-safe: one per connection. */
+    public static final class LastEdge {
+        private EdgeKey edge;
+        private Series series;
     }
 
     public long droppedSeries() {
@@ -180,6 +234,7 @@ public final class RollingStats {
         private final long[] tryFailure = new long[BUCKETS];
         private final long[][] hist = new long[BUCKETS][BOUNDS_MS.length + 1];
         private long lastSlot = Long.MIN_VALUE;
+        private boolean retired;
 
         Series() {
             java.util.Arrays.fill(slot, Long.MIN_VALUE);
@@ -200,7 +255,11 @@ public final class RollingStats {
             return i;
         }
 
-        synchronized void record(long now, boolean ok, long latencyNanos, int triesOk, int triesFailed) {
+        /** False, recording nothing, once the series is retired (idle for a whole window and removed). */
+        synchronized boolean record(long now, boolean ok, long latencyNanos, int triesOk, int triesFailed) {
+            if (retired) {
+                return false;
+            }
             int i = slotFor(now);
             trySuccess[i] += triesOk;
             tryFailure[i] += triesFailed;
@@ -210,6 +269,7 @@ public final class RollingStats {
                 failure[i]++;
             }
             hist[i][bucket(latencyNanos)]++;
+            return true;
         }
 
         static final class Sums {
@@ -220,10 +280,15 @@ public final class RollingStats {
             final long[] hist = new long[BOUNDS_MS.length + 1];
         }
 
-        /** Sums over the last {@code buckets} slots; null when idle for the whole retained window. */
+        /**
+         * Sums over the last {@code buckets} slots; null when idle for the whole retained window, and the series is
+         * then retired: it records nothing more (whoever holds it looks it up again), so no request recorded into
+         * it after the check is lost with it.
+         */
         synchronized Sums sums(long now, int buckets) {
             long current = Math.floorDiv(now, BUCKET_NANOS);
-            if (lastSlot <= current - BUCKETS) {
+            if (retired || lastSlot <= current - BUCKETS) {
+                retired = true;
                 return null;
             }
             Sums out = new Sums();

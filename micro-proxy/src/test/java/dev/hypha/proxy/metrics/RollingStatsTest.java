@@ -64,6 +64,56 @@ class RollingStatsTest {
         assertEquals(2, stats.droppedSeries());
     }
 
+    @Test
+    void aConnectionsRememberedSeriesTakesItsRequestsAndARetiredOneLosesNone() {
+        AtomicLong now = new AtomicLong(1000 * S);
+        RollingStats stats = new RollingStats(now::get, 100);
+        RollingStats.Last last = new RollingStats.Last();
+        String authority = "books:80";
+        for (int i = 0; i < 3; i++) {
+            // equal labels in new strings each time, as a request's authority is
+            stats.record(last, "outbound", new String(authority), "GET /books", true, 3 * MS, 1, 0);
+        }
+        stats.record(last, "outbound", "authors:80", "GET /books", false, 3 * MS, 0, 1);
+        List<RollingStats.Snapshot> all = stats.snapshot();
+        assertEquals(2, all.size(), all.toString());
+        RollingStats.Snapshot books = all.stream().filter(x -> x.authority().equals(authority)).findFirst().get();
+        assertEquals(3, books.success());
+        assertEquals(3, books.actualSuccess());
+
+        // a whole window idle: a snapshot retires the series the connection still remembers ...
+        now.addAndGet(61 * S);
+        assertTrue(stats.snapshot().isEmpty());
+        // ... and its next request goes to a live series, not into the retired one
+        stats.record(last, "outbound", "authors:80", "GET /books", true, 3 * MS, 1, 0);
+        RollingStats.Snapshot s = only(stats.snapshot());
+        assertEquals("authors:80", s.authority());
+        assertEquals(1, s.success());
+
+        RollingStats.LastEdge edge = new RollingStats.LastEdge();
+        RollingStats.EdgeKey k = new RollingStats.EdgeKey("inbound", "10.0.0.1", "web.ns", true, null);
+        stats.recordEdge(edge, k);
+        now.addAndGet(61 * S);
+        assertTrue(stats.edges(6).isEmpty());
+        stats.recordEdge(edge, k);
+        stats.recordEdge(edge, new RollingStats.EdgeKey("inbound", "10.0.0.1", "web.ns", true, null));
+        assertEquals(2, stats.edges(6).get(0).requests(), "both counted on the live edge");
+    }
+
+    @Test
+    void aRememberedFamilySeriesIsTheFamilysOwn() {
+        Registry r = new Registry();
+        Family.Counter c = r.counter("t_total", "test", "direction", "authority");
+        Family.Last<java.util.concurrent.atomic.LongAdder> last = new Family.Last<>();
+        c.inc(last, "outbound", new String("a:80"));
+        c.inc(last, "outbound", new String("a:80"));
+        c.inc(last, "outbound", "b:80");
+        c.inc("outbound", "a:80");
+        assertEquals(3, c.with("outbound", "a:80").sum());
+        assertEquals(1, c.with("outbound", "b:80").sum());
+        assertEquals(2, c.series.size());
+    }
+
     static RollingStats.Snapshot only(List<RollingStats.Snapshot> l) {
         assertEquals(1, l.size(), l.toString());
         return l.get(0);
