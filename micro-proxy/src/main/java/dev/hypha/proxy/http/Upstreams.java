@@ -79,6 +79,8 @@ public final class Upstreams {
     private static final class H2Conn {
         final Future<Channel> ready;
         boolean goingAway;
+        /** The connection's handler, once it is ready. */
+        H2Client client;
 
         H2Conn(Future<Channel> ready) {
             this.ready = ready;
@@ -92,16 +94,11 @@ public final class Upstreams {
 
     /** As {@link #acquire(UpstreamTarget, EventLoop)}; {@code fresh} skips pooled HTTP/1 connections. */
     public Future<UpstreamStream> acquire(UpstreamTarget t, EventLoop loop, boolean fresh) {
-        Promise<UpstreamStream> p = loop.newPromise();
         if (closed) {
-            return p.setFailure(new UpstreamException(ProxyError.SHUTTING_DOWN, "proxy is shutting down"));
+            return loop.newFailedFuture(new UpstreamException(ProxyError.SHUTTING_DOWN, "proxy is shutting down"));
         }
-        if (t.wire() == UpstreamTarget.Wire.HTTP2) {
-            acquireH2(t, loop, p);
-        } else {
-            acquireH1(t, loop, p, fresh);
-        }
-        return p;
+        // the usual case, a connection that is open already, completes here without a promise to notify
+        return t.wire() == UpstreamTarget.Wire.HTTP2 ? acquireH2(t, loop) : acquireH1(t, loop, fresh);
     }
 
     private LoopPools pools(EventLoop loop) {
@@ -110,18 +107,18 @@ public final class Upstreams {
 
     // ---------------------------------------------------------------- HTTP/1
 
-    private void acquireH1(UpstreamTarget t, EventLoop loop, Promise<UpstreamStream> p, boolean fresh) {
+    private Future<UpstreamStream> acquireH1(UpstreamTarget t, EventLoop loop, boolean fresh) {
         if (!t.dedicated() && !fresh) {
             ArrayDeque<UpstreamHandler> q = pools(loop).idle.get(t.poolKey());
             UpstreamHandler h;
             while (q != null && (h = q.pollLast()) != null) {
                 if (h.ch.isActive() && !h.removed) {
-                    p.setSuccess(new H1Stream(h, t, loop, true));
-                    return;
+                    return loop.newSucceededFuture(new H1Stream(h, t, loop, true));
                 }
                 h.ch.close();
             }
         }
+        Promise<UpstreamStream> p = loop.newPromise();
         connect(t, loop, t.meshed() ? MeshHeader.Proto.HTTP1 : null).addListener(f -> {
             if (!f.isSuccess()) {
                 p.tryFailure(f.cause());
@@ -135,6 +132,7 @@ public final class Upstreams {
                 ch.close();
             }
         });
+        return p;
     }
 
     private final class H1Stream implements UpstreamStream {
@@ -250,7 +248,7 @@ public final class Upstreams {
 
     // ---------------------------------------------------------------- HTTP/2
 
-    private void acquireH2(UpstreamTarget t, EventLoop loop, Promise<UpstreamStream> p) {
+    private Future<UpstreamStream> acquireH2(UpstreamTarget t, EventLoop loop) {
         LoopPools lp = pools(loop);
         UpstreamTarget.PoolKey key = t.poolKey();
         H2Conn c = lp.h2.get(key);
@@ -263,7 +261,8 @@ public final class Upstreams {
                 } else {
                     Channel parent = (Channel) f.getNow();
                     parent.closeFuture().addListener(x -> lp.h2.remove(key, fresh));
-                    parent.pipeline().get(H2Client.class).onGoingAway = () -> {
+                    fresh.client = parent.pipeline().get(H2Client.class);
+                    fresh.client.onGoingAway = () -> {
                         fresh.goingAway = true;
                         lp.h2.remove(key, fresh);
                     };
@@ -271,26 +270,33 @@ public final class Upstreams {
             });
             c = fresh;
         }
-        Future<Channel> ready = c.ready;
-        if (ready.isDone()) {
-            openStream(ready, p);
-        } else {
-            ready.addListener(f -> openStream(ready, p));
+        H2Conn conn = c;
+        if (conn.ready.isDone()) {
+            return openStream(conn, loop);
         }
+        Promise<UpstreamStream> p = loop.newPromise();
+        conn.ready.addListener(f -> {
+            Future<UpstreamStream> stream = openStream(conn, loop);
+            if (stream.isSuccess()) {
+                p.trySuccess(stream.getNow());
+            } else {
+                p.tryFailure(stream.cause());
+            }
+        });
+        return p;
     }
 
-    private static void openStream(Future<Channel> ready, Promise<UpstreamStream> p) {
-        if (!ready.isSuccess()) {
-            p.tryFailure(ready.cause());
-            return;
+    private static Future<UpstreamStream> openStream(H2Conn c, EventLoop loop) {
+        if (!c.ready.isSuccess()) {
+            return loop.newFailedFuture(c.ready.cause());
         }
-        Channel ch = ready.getNow();
-        H2Client h = ch.pipeline().get(H2Client.class);
+        Channel ch = c.ready.getNow();
+        H2Client h = c.client != null ? c.client : ch.pipeline().get(H2Client.class);
         if (h == null || !ch.isActive()) {
-            p.tryFailure(new UpstreamException(ProxyError.CONNECT_FAILED, "the HTTP/2 connection closed"));
-            return;
+            return loop.newFailedFuture(new UpstreamException(ProxyError.CONNECT_FAILED,
+                    "the HTTP/2 connection closed"));
         }
-        p.trySuccess(h.open());
+        return loop.newSucceededFuture(h.open());
     }
 
     private Future<Channel> connectH2(UpstreamTarget t, EventLoop loop) {
