@@ -87,8 +87,6 @@ public final class Exchange {
 
     /** Routes the request and opens the upstream. */
     void start() {
-        cx.metrics().httpRequests.inc(conn.series().httpRequests, conn.direction().label(), authority(), tls(), clientId(),
-                "");
         route = cx.router().policy(head, conn);
         if (route != null) {
             cx.metrics().routeRequests.inc(conn.series().routeRequests, conn.direction().label(), authority(), route.name());
@@ -124,7 +122,25 @@ public final class Exchange {
         }
     }
 
+    private boolean requestCounted;
+
+    /**
+     * Counts the request once, when it is routed (its labels then name the hop as its response's do: the authority
+     * routed to and, outbound, whether the hop is mTLS) or, if it ends before that, when it ends.
+     */
+    private void countRequest() {
+        if (!requestCounted) {
+            requestCounted = true;
+            cx.metrics().httpRequests.inc(conn.series().httpRequests, conn.direction().label(), authority(), tls(),
+                    clientId(), "");
+        }
+    }
+
     private void routed(Future<UpstreamTarget> routed) {
+        if (routed.isSuccess()) {
+            target = routed.getNow();
+        }
+        countRequest();
         if (!routed.isSuccess()) {
             Throwable c = routed.cause();
             if (c instanceof Router.RouteException e) {
@@ -135,11 +151,9 @@ public final class Exchange {
             return;
         }
         if (finished) {
-            target = routed.getNow();
             releaseEndpoint(false);
             return;
         }
-        target = routed.getNow();
         if (!tapDecided && cx.metrics().taps.any()) {
             tapBegin();
         }
@@ -770,6 +784,7 @@ public final class Exchange {
             return;
         }
         recorded = true;
+        countRequest();
         releaseReplay();
         if (timeout != null) {
             timeout.cancel(false);
