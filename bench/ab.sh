@@ -32,36 +32,8 @@ TCP="$ROOT/micro-proxy/target/test-classes:$ROOT/micro-proxy/target/classes:$(ca
 PFLAGS=($(sed -n 's/^proxy-jvm-options=//p' src/main/resources/hypha/defaults.properties))
 PFLAGS+=(-Djava.library.path="$ROOT/micro-proxy/target/native/META-INF/native")
 
-# ports below the kernel's ephemeral range, none handed out twice (as bench/run.sh does)
-free_port() {
-  python3 - "$OUT/ports.given" <<'PY'
-import random, socket, sys
-try:
-    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-except (OSError, ValueError):
-    low = 32768
-low = max(low, 2048)
-try:
-    given = set(open(sys.argv[1]).read().split())
-except OSError:
-    given = set()
-for _ in range(500):
-    port = random.randrange(max(1024, low - 12000), low)
-    if str(port) in given:
-        continue
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    open(sys.argv[1], "a").write("%d\n" % port)
-    print(port)
-    sys.exit(0)
-sys.exit("ab: no free loopback port")
-PY
-}
+# ports below the kernel's ephemeral range, none handed out twice (bench/free_port.py, as bench/run.sh)
+free_port() { python3 "$ROOT/bench/free_port.py" "$OUT/ports.given"; }
 wait_ready() {
   for _ in $(seq 1 1000); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/ready")" = 200 ] && return 0; sleep 0.01

@@ -52,39 +52,9 @@ JARGS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow 
 # a load generator that hangs (it happened with a server answering 400 and closing) must not hang the run
 H2LOAD="$(command -v h2load)"
 h2load() { timeout --kill-after=5 $((SECS + SOAK + WARMUP + 60)) "$H2LOAD" "$@"; }
-# A port for a listener named before it starts: below the kernel's ephemeral range (which a port-0 listener or the
-# local end of a connection could take meanwhile), free now, and not handed out before in this run.
-free_port() {
-  python3 - "$OUT/ports.given" <<'PY'
-import random, socket, sys
-try:
-    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-except (OSError, ValueError):
-    low = 32768
-low = max(low, 2048)
-given_file = sys.argv[1]
-try:
-    given = set(open(given_file).read().split())
-except OSError:
-    given = set()
-for _ in range(500):
-    port = random.randrange(max(1024, low - 12000), low)
-    if str(port) in given:
-        continue
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    with open(given_file, "a") as f:
-        f.write("%d\n" % port)
-    print(port)
-    sys.exit(0)
-sys.exit("bench: no free loopback port below %d after 500 tries" % low)
-PY
-}
+# a port for a listener named before it starts: below the kernel's ephemeral range, free now, not handed out before
+# in this run (bench/free_port.py)
+free_port() { python3 "$ROOT/bench/free_port.py" "$OUT/ports.given"; }
 status_kib() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 wait_port() { for _ in $(seq 1 1000); do (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.01; done; echo "port $1 never opened" >&2; exit 1; }

@@ -167,11 +167,7 @@ final class H2Heads {
                 throw new IllegalArgumentException("the value of " + name + " has a prohibited character 0x"
                         + Integer.toHexString(e.getValue().charAt(bad)) + " at index " + bad);
             }
-            if (name.length() > 0 && name.charAt(0) == ':') {
-                if (!knownPseudo(name, request)) {
-                    throw Http2Exception.streamError(streamId, Http2Error.PROTOCOL_ERROR,
-                            "pseudo-header %s does not belong in a %s", name, request ? "request" : "response");
-                }
+            if (pseudo(name, request, streamId)) {
                 continue;
             }
             if (HttpHeaderNames.COOKIE.contentEquals(name)) {
@@ -285,11 +281,7 @@ final class H2Heads {
         StringBuilder cookies = null;
         for (Map.Entry<CharSequence, CharSequence> e : in) {
             CharSequence name = e.getKey();
-            if (name.length() > 0 && name.charAt(0) == ':') {
-                if (!knownPseudo(name, request)) {
-                    throw Http2Exception.streamError(streamId, Http2Error.PROTOCOL_ERROR,
-                            "pseudo-header %s does not belong in a %s", name, request ? "request" : "response");
-                }
+            if (pseudo(name, request, streamId)) {
                 continue;
             }
             if (HttpHeaderNames.COOKIE.contentEquals(name)) {
@@ -307,6 +299,22 @@ final class H2Heads {
         if (cookies != null) {
             out.add(HttpHeaderNames.COOKIE, cookies.toString());
         }
+    }
+
+    /**
+     * Whether {@code name} is a pseudo-header (the message line carries it, not a header).
+     *
+     * @throws Http2Exception a pseudo-header that does not belong in this kind of message
+     */
+    private static boolean pseudo(CharSequence name, boolean request, int streamId) throws Http2Exception {
+        if (name.length() == 0 || name.charAt(0) != ':') {
+            return false;
+        }
+        if (!knownPseudo(name, request)) {
+            throw Http2Exception.streamError(streamId, Http2Error.PROTOCOL_ERROR,
+                    "pseudo-header %s does not belong in a %s", name, request ? "request" : "response");
+        }
+        return true;
     }
 
     private static boolean knownPseudo(CharSequence name, boolean request) {

@@ -63,14 +63,8 @@ class H2HeadsTest {
         Http2Headers h = request("GET", "/a?b=1").add("accept", "*/*").add("x-trace", "t");
         HttpRequest r = (HttpRequest) H2Heads.message(h, true, true, 5);
         r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, "keep-alive");
-        io.netty.channel.embedded.EmbeddedChannel ch = new io.netty.channel.embedded.EmbeddedChannel(
-                new io.netty.handler.codec.http.HttpRequestEncoder());
-        assertTrue(ch.writeOutbound(r));
-        io.netty.buffer.ByteBuf wire = ch.readOutbound();
         assertEquals("GET /a?b=1 HTTP/1.1\r\nhost: svc.ns:8080\r\naccept: */*\r\nx-trace: t\r\n"
-                + "connection: keep-alive\r\n\r\n", wire.toString(java.nio.charset.StandardCharsets.US_ASCII));
-        wire.release();
-        ch.finishAndReleaseAll();
+                + "connection: keep-alive\r\n\r\n", http1(new io.netty.handler.codec.http.HttpRequestEncoder(), r));
         Http2Headers badAuthority = new DefaultHttp2Headers(false).method("GET").path("/").scheme("http")
                 .authority("a\r\nx-injected: 1");
         assertEquals(Http2Error.PROTOCOL_ERROR,
@@ -113,15 +107,20 @@ class H2HeadsTest {
         assertEquals(HttpResponseStatus.NOT_FOUND, r.status());
         assertEquals(List.of("x=1; y=2"), r.headers().getAll("cookie"));
         r.headers().set(io.netty.handler.codec.http.HttpHeaderNames.CONNECTION, "close");
-        io.netty.channel.embedded.EmbeddedChannel ch = new io.netty.channel.embedded.EmbeddedChannel(
-                new io.netty.handler.codec.http.HttpResponseEncoder());
-        assertTrue(ch.writeOutbound(r));
-        io.netty.buffer.ByteBuf wire = ch.readOutbound();
         assertEquals("HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nset-cookie: a=1\r\n"
                 + "content-length: 5\r\ncookie: x=1; y=2\r\nconnection: close\r\n\r\n",
-                wire.toString(java.nio.charset.StandardCharsets.US_ASCII), "no pseudo-header reaches HTTP/1");
+                http1(new io.netty.handler.codec.http.HttpResponseEncoder(), r), "no pseudo-header reaches HTTP/1");
+    }
+
+    /** A head as an HTTP/1 encoder writes it to the wire. */
+    private static String http1(io.netty.channel.ChannelHandler encoder, HttpObject head) {
+        io.netty.channel.embedded.EmbeddedChannel ch = new io.netty.channel.embedded.EmbeddedChannel(encoder);
+        assertTrue(ch.writeOutbound(head));
+        io.netty.buffer.ByteBuf wire = ch.readOutbound();
+        String text = wire.toString(java.nio.charset.StandardCharsets.US_ASCII);
         wire.release();
-        assertFalse(ch.finish());
+        assertFalse(ch.finish(), "one buffer for a head");
+        return text;
     }
 
     @Test
