@@ -89,7 +89,8 @@ public final class Exchange {
     void start() {
         route = cx.router().policy(head, conn);
         if (route != null) {
-            cx.metrics().routeRequests.inc(conn.series().routeRequests, conn.direction().label(), authority(), route.name());
+            cx.metrics().routeRequests.inc(conn.series().routeRequests, conn.direction().label(), authority(),
+                    route.name());
             if (route.budget() != null) {
                 route.budget().deposit();
             }
@@ -494,8 +495,8 @@ public final class Exchange {
                 timeout.cancel(false); // the route's timeout bounds the wait for the response head
             }
             if (route != null) {
-                cx.metrics().routeLatency.observeNanos(conn.series().routeLatency, responseNanos, conn.direction().label(),
-                        authority(), route.name());
+                cx.metrics().routeLatency.observeNanos(conn.series().routeLatency, responseNanos,
+                        conn.direction().label(), authority(), route.name());
             }
             grpcStatus = headGrpcStatus;
             if (tapped != null) {
@@ -790,8 +791,8 @@ public final class Exchange {
             timeout.cancel(false);
         }
         if (route != null) {
-            cx.metrics().routeResponses.inc(conn.series().routeResponses, conn.direction().label(), authority(), route.name(),
-                    status == 0 ? "" : HeaderRules.statusText(status),
+            cx.metrics().routeResponses.inc(conn.series().routeResponses, conn.direction().label(), authority(),
+                    route.name(), status == 0 ? "" : HeaderRules.statusText(status),
                     proxyError != null || route.isFailure(status, grpcStatus) ? "failure" : "success");
         }
         // The endpoint failed when it answered 5xx or the exchange broke on its side; a client that went away does
@@ -820,9 +821,9 @@ public final class Exchange {
                 return;
             }
             Endpoint ep = target.endpoint();
-            cx.metrics().stats.recordEdge(conn.series().edge, ep != null ? ep.edgeKey() : new dev.hypha.proxy.metrics.RollingStats.EdgeKey(
-                    "outbound", target.address().toString(), target.identity() == null ? "" : target.identity(),
-                    target.meshed(), null));
+            cx.metrics().stats.recordEdge(conn.series().edge, ep != null ? ep.edgeKey()
+                    : new dev.hypha.proxy.metrics.RollingStats.EdgeKey("outbound", target.address().toString(),
+                            target.identity() == null ? "" : target.identity(), target.meshed(), null));
         } else if (conn.inboundEdge() != null) {
             cx.metrics().stats.recordEdge(conn.series().edge, conn.inboundEdge());
         }

@@ -118,7 +118,8 @@ final class H2Heads {
                     throw Http2Exception.streamError(streamId, Http2Error.PROTOCOL_ERROR, "response without :status");
                 }
                 HttpResponseStatus st = status(status, streamId);
-                headers = h instanceof DefaultHttp2Headers own ? adopt(own, false, null, streamId) : copied(h, streamId);
+                headers = h instanceof DefaultHttp2Headers own ? adopt(own, false, null, streamId)
+                        : copied(h, streamId);
                 m = endStream
                         ? new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, st, Unpooled.EMPTY_BUFFER, headers,
                                 EmptyHttpHeaders.INSTANCE)
