@@ -72,10 +72,14 @@ public final class FreePorts {
         return ports;
     }
 
-    /** The first port of the kernel's ephemeral range (Linux; 32768, its default, where it cannot be read). */
-    private static int ephemeralLow() {
+    /**
+     * The first port of the kernel's ephemeral range (Linux; 32768, its default, where it cannot be read). Read by
+     * line: {@code Files.readString} returns only the first byte of this proc file on JDK 25 (it reports size 0),
+     * which made the range 1024-2047.
+     */
+    static int ephemeralLow() {
         try {
-            String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
+            String range = Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).get(0).trim();
             return Integer.parseInt(range.split("\\s+")[0]);
         } catch (IOException | RuntimeException e) {
             return 32768;
