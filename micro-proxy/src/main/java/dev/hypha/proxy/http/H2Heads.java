@@ -48,9 +48,10 @@ import java.util.Map;
  * specific to an HTTP/1 connection (RFC 9113 §8.2.2) are dropped, {@code TE} kept only as {@code trailers}.
  */
 final class H2Heads {
-    /** Names from HTTP/2 are valid already; values are checked (a CR or LF would split the HTTP/1 head). */
-    private static final HttpHeadersFactory FROM_H2 = DefaultHttpHeadersFactory.headersFactory()
-            .withNameValidation(false);
+    /**
+     * Trailers from HTTP/2: names are valid already; values are checked (a CR or LF would split the HTTP/1 message),
+     * and names that may not be trailers are refused.
+     */
     private static final HttpHeadersFactory FROM_H2_TRAILERS = DefaultHttpHeadersFactory.trailersFactory()
             .withNameValidation(false);
     private static final AsciiString SLASH = AsciiString.cached("/");
@@ -74,14 +75,13 @@ final class H2Heads {
             CharSequence status = h.status();
             if (status != null && interim(status)) {
                 // 1xx other than 101: a whole message of its own, the final head follows
-                HttpHeaders headers = FROM_H2.newHeaders();
-                copy(h, headers, false, streamId);
-                return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status(status, streamId),
-                        Unpooled.EMPTY_BUFFER, headers, EmptyHttpHeaders.INSTANCE);
+                HttpResponseStatus st = status(status, streamId);
+                return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, st, Unpooled.EMPTY_BUFFER,
+                        adopt(own(h), false, null, streamId), EmptyHttpHeaders.INSTANCE);
             }
             if (endStream && h.method() == null && status == null) {
                 HttpHeaders trailers = FROM_H2_TRAILERS.newHeaders();
-                copy(h, trailers, false, streamId);
+                copy(h, trailers, streamId);
                 return new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, trailers);
             }
             HttpHeaders headers;
@@ -100,15 +100,7 @@ final class H2Heads {
                 CharSequence authority = h.authority();
                 HttpMethod hm = HttpMethod.valueOf(method.toString());
                 String uri = target.toString();
-                if (h instanceof DefaultHttp2Headers own) {
-                    headers = adopt(own, true, authority, streamId);
-                } else {
-                    headers = FROM_H2.newHeaders();
-                    if (authority != null) {
-                        headers.add(HttpHeaderNames.HOST, authority);
-                    }
-                    copy(h, headers, true, streamId);
-                }
+                headers = adopt(own(h), true, authority, streamId);
                 m = endStream
                         ? new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, hm, uri, Unpooled.EMPTY_BUFFER, headers,
                                 EmptyHttpHeaders.INSTANCE)
@@ -118,8 +110,7 @@ final class H2Heads {
                     throw Http2Exception.streamError(streamId, Http2Error.PROTOCOL_ERROR, "response without :status");
                 }
                 HttpResponseStatus st = status(status, streamId);
-                headers = h instanceof DefaultHttp2Headers own ? adopt(own, false, null, streamId)
-                        : copied(h, streamId);
+                headers = adopt(own(h), false, null, streamId);
                 m = endStream
                         ? new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, st, Unpooled.EMPTY_BUFFER, headers,
                                 EmptyHttpHeaders.INSTANCE)
@@ -143,10 +134,14 @@ final class H2Heads {
         return endStream ? new DefaultLastHttpContent(data, EmptyHttpHeaders.INSTANCE) : new DefaultHttpContent(data);
     }
 
-    private static HttpHeaders copied(Http2Headers h, int streamId) throws Http2Exception {
-        HttpHeaders headers = FROM_H2.newHeaders();
-        copy(h, headers, false, streamId);
-        return headers;
+    /** The block as a map {@link #adopt} can take over: Netty's decoder makes one; any other is copied into one. */
+    private static DefaultHttp2Headers own(Http2Headers h) {
+        if (h instanceof DefaultHttp2Headers d) {
+            return d;
+        }
+        DefaultHttp2Headers copy = new DefaultHttp2Headers(false, h.size());
+        copy.add(h);
+        return copy;
     }
 
     /**
@@ -273,16 +268,15 @@ final class H2Heads {
     }
 
     /**
-     * Copies the regular headers of an HTTP/2 block to HTTP/1 headers: cookie crumbs joined into one header
-     * (RFC 9113 §8.2.3), framing headers dropped (the HTTP/1 side frames the body itself). Pseudo-headers other
-     * than those the message line carries are an error.
+     * Copies the regular headers of a trailers block to HTTP/1 trailers (whose own checks refuse names that may not
+     * be trailers): cookie crumbs joined into one header (RFC 9113 §8.2.3), framing headers dropped. A pseudo-header
+     * other than :status is an error.
      */
-    private static void copy(Http2Headers in, HttpHeaders out, boolean request, int streamId)
-            throws Http2Exception {
+    private static void copy(Http2Headers in, HttpHeaders out, int streamId) throws Http2Exception {
         StringBuilder cookies = null;
         for (Map.Entry<CharSequence, CharSequence> e : in) {
             CharSequence name = e.getKey();
-            if (pseudo(name, request, streamId)) {
+            if (pseudo(name, false, streamId)) {
                 continue;
             }
             if (HttpHeaderNames.COOKIE.contentEquals(name)) {
