@@ -2,7 +2,8 @@
 # Concurrent A/B of two proxy builds (or two sets of JVM flags): two Hypha pairs with mTLS — A and B — in front of
 # one backend, loaded at the same moment with the same load (h2load, HTTP/1.1, 10 connections, 1000 requests/s
 # each), so that this machine's drift in speed (±10-30 % between runs minutes apart) hits both alike. Per round:
-# the event-loop CPU ticks of each pair per 10 000 requests and the ratio B/A; then the median ratio.
+# the CPU ticks per 10 000 requests of each pair — its event loops, and its whole processes (JIT, GC: what
+# bench/run.sh counts) — and the ratios B/A; then the median ratios.
 # A/A runs of this script agree within about ±5 % per round; take the median of five rounds or more.
 #
 #   bench/ab.sh JAR_A JAR_B [ROUNDS=5] [SECONDS=15]
@@ -83,6 +84,8 @@ loop_ticks() {
   echo $sum
 }
 pair_ticks() { echo $(( $(loop_ticks "${POUT[$1]}") + $(loop_ticks "${PIN[$1]}") )); }
+# CPU ticks of the whole processes (what bench/run.sh counts: the JIT compilers, GC and other threads too)
+proc_ticks() { echo $(( $(awk '{print $14+$15}' /proc/"${POUT[$1]}"/stat) + $(awk '{print $14+$15}' /proc/"${PIN[$1]}"/stat) )); }
 both() {
   local w=() side
   for side in A B; do
@@ -94,14 +97,16 @@ both() {
 echo "warming up both pairs (maximum throughput, then the measured load shape)..."
 both --h1 -c 32 -D 8
 both --h1 -c 10 --rps 100 -D 15
-ratios=()
+ratios=(); pratios=()
 for r in $(seq 1 "$ROUNDS"); do
-  a0=$(pair_ticks A); b0=$(pair_ticks B)
+  a0=$(pair_ticks A); b0=$(pair_ticks B); pa0=$(proc_ticks A); pb0=$(proc_ticks B)
   both --h1 -c 10 --rps 100 -D "$SECS"
-  a1=$(pair_ticks A); b1=$(pair_ticks B)
+  a1=$(pair_ticks A); b1=$(pair_ticks B); pa1=$(proc_ticks A); pb1=$(proc_ticks B)
   na=$(awk '/^requests:/ {print $8}' "$OUT/h2load-A.txt"); nb=$(awk '/^requests:/ {print $8}' "$OUT/h2load-B.txt")
   line=$(python3 -c "a=($a1-$a0)*10000/$na; b=($b1-$b0)*10000/$nb; print(f'{b/a:.3f} A {a:.1f} B {b:.1f}')")
-  ratios+=("${line%% *}")
-  echo "round $r: event-loop CPU ticks per 10 000 requests, pair A ${line#* A } (requests $na / $nb), B/A ${line%% *}"
+  pline=$(python3 -c "a=($pa1-$pa0)*10000/$na; b=($pb1-$pb0)*10000/$nb; print(f'{b/a:.3f} A {a:.1f} B {b:.1f}')")
+  ratios+=("${line%% *}"); pratios+=("${pline%% *}")
+  echo "round $r: CPU ticks per 10 000 requests — event loops: pair A ${line#* A }, B/A ${line%% *}; whole processes: A ${pline#* A }, B/A ${pline%% *} (requests $na / $nb)"
 done
-echo "median B/A over $ROUNDS rounds: $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')"
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+echo "median B/A over $ROUNDS rounds: event loops $(median "${ratios[@]}"), whole processes $(median "${pratios[@]}")"
