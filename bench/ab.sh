@@ -3,7 +3,7 @@
 # one backend, loaded at the same moment with the same load (h2load, HTTP/1.1, 10 connections, 1000 requests/s
 # each), so that this machine's drift in speed (±10-30 % between runs minutes apart) hits both alike. Per round:
 # the CPU ticks per 10 000 requests of each pair — its event loops, and its whole processes (JIT, GC: what
-# bench/run.sh counts) — and the ratios B/A; then the median ratios.
+# bench/run.sh counts) — and the ratios B/A; then the median ratios, and each proxy's RSS at the end.
 # A/A runs of this script agree within about ±5 % per round; take the median of five rounds or more.
 #
 #   bench/ab.sh JAR_A JAR_B [ROUNDS=5] [SECONDS=15]
@@ -110,3 +110,5 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 echo "median B/A over $ROUNDS rounds: event loops $(median "${ratios[@]}"), whole processes $(median "${pratios[@]}")"
+rss() { awk '/^VmRSS|^RssAnon/ {printf "%s %.1f ", $1, $2/1024}' /proc/"$1"/status; }
+for side in A B; do echo "pair $side after the rounds, MiB: outbound $(rss "${POUT[$side]}"); inbound $(rss "${PIN[$side]}")"; done

@@ -142,7 +142,41 @@ abstract class H2Connection extends Http2ConnectionHandler {
     public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
         this.ctx = ctx;
         this.scheme = ctx.pipeline().get(SslHandler.class) != null ? "https" : "http";
-        super.handlerAdded(ctx);
+        super.handlerAdded(ctx); // sends the preface when the channel is active
+        if (ctx.channel().isActive()) {
+            widenConnectionWindow();
+        }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) throws Exception {
+        super.channelActive(ctx); // sends the preface
+        widenConnectionWindow();
+    }
+
+    /**
+     * The receive window of the whole connection, {@value} bytes, 16 stream windows (streams keep HTTP/2's
+     * 64 KiB). A stream whose reader stopped holds its stream window uncredited; with HTTP/2's default connection
+     * window of the same 64 KiB that is all of it, and every other stream's DATA on the connection (all requests
+     * to one destination share it) would wait for that reader.
+     */
+    static final int CONNECTION_WINDOW = 1 << 20;
+    private boolean widened;
+
+    /** Raises the connection's receive window to {@link #CONNECTION_WINDOW} (a WINDOW_UPDATE after the preface). */
+    private void widenConnectionWindow() {
+        if (widened) {
+            return;
+        }
+        widened = true;
+        try {
+            flow.incrementWindowSize(connection().connectionStream(),
+                    CONNECTION_WINDOW - io.netty.handler.codec.http2.Http2CodecUtil.DEFAULT_WINDOW_SIZE);
+            ctx.flush();
+        } catch (Http2Exception e) {
+            LOG.log(Level.FINE, "HTTP/2 connection window: {0}", e.toString());
+            ctx.close();
+        }
     }
 
     /**

@@ -107,7 +107,7 @@ class HttpThroughMeshTest {
     @Test
     void concurrentLargeUploadsAllArriveWholeOverTheSharedMeshConnection() throws Exception {
         // Eight 1 MB uploads at once, half of them from HTTP/2 clients: all cross the mesh as streams of one HTTP/2
-        // connection, whose 64 KiB connection window only refills as the proxies credit back what they forwarded
+        // connection, whose connection window only refills as the proxies credit back what they forwarded
         // (and the HTTP/2 clients' own connections likewise). A credit lost anywhere stalls them all.
         byte[] data = new byte[1_000_000];
         new java.util.Random(11).nextBytes(data);
@@ -133,6 +133,55 @@ class HttpThroughMeshTest {
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    @Test
+    void aClientThatStopsReadingDoesNotStallTheOthersOnTheSharedMeshConnection() throws Exception {
+        // A client asks for 16 MB and stops reading. Once the socket buffers between it and the outbound proxy are
+        // full, its stream on the shared mesh connection holds a whole stream window (64 KiB) that the outbound
+        // proxy cannot credit back. With a connection window of HTTP/2's default 64 KiB that is all of it, and every
+        // other response body to this destination waits for that client (they all did, until the connection window
+        // was made larger than a stream's).
+        try (java.net.Socket stalled = new java.net.Socket()) {
+            stalled.setReceiveBufferSize(4096);
+            stalled.connect(new java.net.InetSocketAddress("127.0.0.1", mesh.outboundPort()), 5000);
+            stalled.setSoTimeout(20_000);
+            stalled.getOutputStream().write(("GET /bytes?bytes=16000000 HTTP/1.1\r\nHost: " + authority()
+                    + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            stalled.getOutputStream().flush();
+            assertEquals("HTTP/1.1 200", new String(stalled.getInputStream().readNBytes(12),
+                    java.nio.charset.StandardCharsets.US_ASCII));
+            long stalledAt = waitUntilUpstreamBytesStopGrowing();
+            assertTrue(stalledAt < 16_000_000L, "the download did not stall: " + stalledAt + " bytes crossed");
+            for (int i = 0; i < 3; i++) {
+                Cmd.Result r = curl("http://" + authority() + "/bytes?bytes=300000", "-o", "/dev/null",
+                        "-w", "%{size_download}");
+                assertEquals(0, r.exit(), "request " + i + " behind the stalled stream: " + r.err());
+                assertTrue(r.out().endsWith("300000"), r.out());
+            }
+        }
+    }
+
+    /**
+     * Bytes the outbound proxy has read from its upstream connections (published per MiB), once they stopped growing
+     * for half a second.
+     */
+    private static long waitUntilUpstreamBytesStopGrowing() throws Exception {
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        long last = -1;
+        int same = 0;
+        while (System.nanoTime() < deadline) {
+            long now = mesh.metrics(mesh.client).lines()
+                    .filter(l -> l.startsWith("hypha_tcp_read_bytes_total{direction=\"upstream\""))
+                    .mapToLong(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+            same = now == last && now >= (1 << 20) ? same + 1 : 0;
+            if (same == 5) {
+                return now;
+            }
+            last = now;
+            Thread.sleep(100);
+        }
+        throw new AssertionError("the outbound proxy's upstream bytes never settled (last " + last + ")");
     }
 
     @Test
