@@ -72,6 +72,7 @@ abstract class H2Connection extends Http2ConnectionHandler {
             @Override
             public void onStreamClosed(Http2Stream stream) {
                 closed(stream.id());
+                streamClosed();
             }
         });
     }
@@ -197,6 +198,10 @@ abstract class H2Connection extends Http2ConnectionHandler {
 
     /** A HEADERS block on a stream this side does not know: a new request on a server, nothing on a client. */
     abstract Stream newRemoteStream(int streamId, Http2Headers headers, boolean endStream);
+
+    /** A stream of this connection closed (after its {@link Stream#onClosed()}). */
+    void streamClosed() {
+    }
 
     /** The peer sent GOAWAY; streams past {@code lastStreamId} were not processed. */
     void onGoAway(int lastStreamId) {

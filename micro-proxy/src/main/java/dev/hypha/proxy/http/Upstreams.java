@@ -252,6 +252,13 @@ public final class Upstreams {
         LoopPools lp = pools(loop);
         UpstreamTarget.PoolKey key = t.poolKey();
         H2Conn c = lp.h2.get(key);
+        if (c != null && c.client != null && !c.goingAway && !c.client.connection().local().canOpenStream()) {
+            // The server's limit of concurrent streams is reached on this connection: it keeps serving its open
+            // streams and closes after the last; new streams go to a new connection.
+            lp.h2.remove(key, c);
+            c.client.retire();
+            c = null;
+        }
         if (c == null || c.goingAway || (c.ready.isDone() && (!c.ready.isSuccess() || !c.ready.getNow().isActive()))) {
             H2Conn fresh = new H2Conn(connectH2(t, loop));
             lp.h2.put(key, fresh);
@@ -331,6 +338,28 @@ public final class Upstreams {
 
         UpStream open() {
             return new UpStream();
+        }
+
+        /** No new streams come to this connection any more: it closes once its open streams are done. */
+        private boolean retired;
+
+        void retire() {
+            retired = true;
+            closeIfRetiredAndIdle();
+        }
+
+        @Override
+        void streamClosed() {
+            if (retired) {
+                // after the codec is done with the stream that closed (it is still counted while it is told)
+                ctx.executor().execute(this::closeIfRetiredAndIdle);
+            }
+        }
+
+        private void closeIfRetiredAndIdle() {
+            if (connection().numActiveStreams() == 0 && ctx.channel().isActive()) {
+                ctx.close(); // GOAWAY, then close
+            }
         }
 
         @Override

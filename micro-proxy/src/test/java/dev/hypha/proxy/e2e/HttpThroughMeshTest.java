@@ -229,6 +229,32 @@ class HttpThroughMeshTest {
     }
 
     @Test
+    void moreConcurrentRequestsThanTheServerAllowsStreamsAllSucceed() throws Exception {
+        assumeTrue(Cmd.available("h2load") || Cmd.inCi(), "h2load is not installed");
+        // 400 requests at once, each answered after 300 ms: more than the 256 concurrent streams the inbound proxy
+        // allows on one connection, so the outbound proxy must spread them over a second mesh connection (they
+        // were refused past the 256th before).
+        Cmd.Result r = Cmd.run(60, "h2load", "-n", "800", "-c", "2", "-m", "200",
+                "-H", ":authority: " + authority(), "http://127.0.0.1:" + mesh.outboundPort() + "/bytes?bytes=10&ms=300");
+        assertEquals(0, r.exit(), r.out() + r.err());
+        assertTrue(r.out().contains("800 succeeded, 0 failed, 0 errored"), r.out());
+        assertTrue(r.out().contains("status codes: 800 2xx"), r.out());
+        // the connection that was full closes once its streams are done: one mesh connection is left
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        long open;
+        while ((open = openUpstreamConnections()) > 1 && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertEquals(1, open, "upstream connections open at the outbound proxy");
+    }
+
+    private static long openUpstreamConnections() throws Exception {
+        return mesh.metrics(mesh.client).lines()
+                .filter(l -> l.startsWith("hypha_tcp_open_connections{direction=\"upstream\""))
+                .mapToLong(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    }
+
+    @Test
     void metricsShowTheRequestWithBothIdentities() throws Exception {
         curl("http://" + authority() + "/metrics-check");
         String in = mesh.metrics(mesh.server);
