@@ -171,9 +171,7 @@ class HttpThroughMeshTest {
         long last = -1;
         int same = 0;
         while (System.nanoTime() < deadline) {
-            long now = mesh.metrics(mesh.client).lines()
-                    .filter(l -> l.startsWith("hypha_tcp_read_bytes_total{direction=\"upstream\""))
-                    .mapToLong(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+            long now = upstreamTotal("hypha_tcp_read_bytes_total");
             same = now == last && now >= (1 << 20) ? same + 1 : 0;
             if (same == 5) {
                 return now;
@@ -242,15 +240,16 @@ class HttpThroughMeshTest {
         // the connection that was full closes once its streams are done: one mesh connection is left
         long deadline = System.nanoTime() + 10_000_000_000L;
         long open;
-        while ((open = openUpstreamConnections()) > 1 && System.nanoTime() < deadline) {
+        while ((open = upstreamTotal("hypha_tcp_open_connections")) > 1 && System.nanoTime() < deadline) {
             Thread.sleep(50);
         }
         assertEquals(1, open, "upstream connections open at the outbound proxy");
     }
 
-    private static long openUpstreamConnections() throws Exception {
+    /** The sum of a metric's series for the outbound proxy's upstream connections. */
+    private static long upstreamTotal(String family) throws Exception {
         return mesh.metrics(mesh.client).lines()
-                .filter(l -> l.startsWith("hypha_tcp_open_connections{direction=\"upstream\""))
+                .filter(l -> l.startsWith(family + "{direction=\"upstream\""))
                 .mapToLong(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
     }
 
