@@ -3,6 +3,7 @@ package dev.hypha.proxy.http;
 import dev.hypha.proxy.metrics.ProxyMetrics;
 import dev.hypha.proxy.tls.Credentials;
 import dev.hypha.proxy.tls.CredentialStore;
+import dev.hypha.proxy.tls.MeshAllocator;
 import dev.hypha.proxy.tls.MeshHeader;
 import dev.hypha.proxy.tls.MeshTls;
 import dev.hypha.proxy.tls.PeerIdentity;
@@ -645,6 +646,7 @@ public final class Upstreams {
                 p.trySuccess(ch);
                 return;
             }
+            MeshAllocator.install(ch);
             SslHandler ssl = c.clientContext().newHandler(ch.alloc(), t.identity(), t.meshPort());
             ssl.setHandshakeTimeoutMillis(Math.max(connectTimeoutMillis, 1000));
             ch.pipeline().addLast("tls", ssl);

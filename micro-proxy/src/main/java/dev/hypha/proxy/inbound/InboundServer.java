@@ -15,6 +15,7 @@ import dev.hypha.proxy.http.ProxyError;
 import dev.hypha.proxy.http.UpstreamTarget;
 import dev.hypha.proxy.metrics.ByteCounter;
 import dev.hypha.proxy.tls.Credentials;
+import dev.hypha.proxy.tls.MeshAllocator;
 import dev.hypha.proxy.tls.MeshHeader;
 import dev.hypha.proxy.tls.MeshTls;
 import dev.hypha.proxy.tls.PeerIdentity;
@@ -115,6 +116,7 @@ public final class InboundServer extends ChannelInitializer<Channel> {
 
     private void terminateMesh(ChannelHandlerContext ctx, Credentials creds, ConnContext plain) {
         Channel ch = ctx.channel();
+        MeshAllocator.install(ch);
         SslHandler ssl = creds.serverContext().newHandler(ch.alloc());
         ssl.setHandshakeTimeoutMillis(Math.max(rt.config().connectTimeout().toMillis(), 1000));
         ctx.pipeline().addLast("tls", ssl);
