@@ -133,7 +133,7 @@ public final class Exchange {
         if (!requestCounted) {
             requestCounted = true;
             cx.metrics().httpRequests.inc(conn.series().httpRequests, conn.direction().label(), authority(), tls(),
-                    clientId(), "");
+                    clientId(), serverId());
         }
     }
 

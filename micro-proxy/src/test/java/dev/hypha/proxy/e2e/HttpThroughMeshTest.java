@@ -263,7 +263,7 @@ class HttpThroughMeshTest {
         assertTrue(out.contains("server_id=\"" + Mesh.ID_B + "\""), out);
         // the outbound request counter names the hop as the responses do: mTLS to the server's proxy
         assertTrue(out.lines().anyMatch(l -> l.startsWith("hypha_http_requests_total{direction=\"outbound\"")
-                && l.contains("tls=\"true\"")), out);
+                && l.contains("tls=\"true\"") && l.contains("server_id=\"" + Mesh.ID_B + "\"")), out);
         assertTrue(out.lines().noneMatch(l -> l.startsWith("hypha_http_requests_total{direction=\"outbound\"")
                 && l.contains("tls=\"no_identity\"")), out);
         assertTrue(out.contains("hypha_http_response_duration_seconds_bucket"), out);
