@@ -87,18 +87,12 @@ hypha_proxy() {
     HYPHA_PROXY_DESTINATIONS="$dests" "$JAVA" "${PFLAGS[@]}" "$@" "${JARGS[@]}" > "$OUT/$name.log" 2>&1 &
 }
 
-# --- AOT cache, trained on this build: one proxy whose outbound side sends to its own inbound side, so one
-# process runs both directions, HTTP/1.1 and HTTP/2, over mTLS.
-echo "training the AOT cache..."
-TA=$(free_port); TI=$(free_port); TO=$(free_port)
-hypha_proxy train "$TA" "$TI" "$TO" server "svc.bench:$APP=127.0.0.1:$TI@$IDB" -XX:AOTCacheOutput="$AOT"
-TPID=$!
-wait_ready "$TA"
-h2load --h1 -n 3000 -c 4 -H ":authority: svc.bench:$APP" "http://127.0.0.1:$TO$PATH_1K" > "$OUT/train-h1.txt"
-h2load -n 3000 -c 4 -m 8 -H ":authority: svc.bench:$APP" "http://127.0.0.1:$TO$PATH_1K" > "$OUT/train-h2.txt"
-for _ in $(seq 1 20); do curl -s -o /dev/null "http://127.0.0.1:$TA/metrics"; done
-kill "$TPID"; wait "$TPID" || true
-[ -s "$AOT" ] || { echo "AOT cache not written" >&2; cat "$OUT/train.log"; exit 1; }
+# --- AOT cache, trained on this build by the image's own training script (micro-proxy/docker/train-aot): one proxy
+# whose outbound side sends to its own inbound side, so one process runs both directions over mTLS.
+echo "training the AOT cache (micro-proxy/docker/train-aot)..."
+JAVA="$JAVA" HYPHA_JAR=micro-proxy/target/hypha-proxy.jar HYPHA_NATIVE="$ROOT/micro-proxy/target/native/META-INF/native" \
+  HYPHA_TRAIN_PORTS="$(free_port) $(free_port) $(free_port) $(free_port)" HYPHA_TRAIN_LOG="$OUT/train.log" \
+  micro-proxy/docker/train-aot "$AOT" "${PFLAGS[@]}" > "$OUT/train.txt" 2>&1 || { cat "$OUT/train.txt" >&2; exit 1; }
 PFLAGS+=(-XX:AOTCache="$AOT")
 
 # --- the Hypha pair
@@ -370,7 +364,8 @@ cat > "$OUT/section.md" <<MD
 
 Made by \`bench/run.sh $RUNS $SECS\` on $(date -u +%Y-%m-%d) — $(nproc) cores, $("$JAVA" -version 2>&1 | head -1),
 $(haproxy -v | head -1 | cut -d' ' -f1-3). Hypha proxy flags (the injector's default \`proxy-jvm-options\` plus the AOT
-cache trained by this script on this build, and Netty's native libraries from the build as the image has them):
+cache trained on this build by the image's training script \`micro-proxy/docker/train-aot\`, and Netty's native
+libraries from the build as the image has them):
 \`$SHOWFLAGS\`; one event loop, BoringSSL. haproxy: one thread
 (\`nbthread 1\`). Both pairs: TLS 1.3 mTLS with the same ECDSA certificates, HTTP/2 between the proxies, HTTP/1.1 to
 the app. Backend: the Netty test app (\`HttpBackend\`), 1 KiB responses. Client: \`h2load\` (\`--h1\` for HTTP/1.1,
