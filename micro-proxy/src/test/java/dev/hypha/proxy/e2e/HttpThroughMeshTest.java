@@ -216,27 +216,30 @@ class HttpThroughMeshTest {
 
     @Test
     void h2loadManyStreamsAllSucceed() throws Exception {
+        h2loadAllSucceed(2000, 4, 16, "/load");
+    }
+
+    /**
+     * Runs h2load through the outbound proxy ({@code requests} over {@code connections}, {@code streams} at once on
+     * each) and asserts that every request succeeded with a 2xx. h2load has no --connect-to; it sends :authority
+     * from the URL, so the URL names the outbound port and an :authority override names the service.
+     */
+    private static void h2loadAllSucceed(int requests, int connections, int streams, String path) throws Exception {
         assumeTrue(Cmd.available("h2load") || Cmd.inCi(), "h2load is not installed");
-        // h2load has no --connect-to; it sends :authority from the URL, so route through the outbound port with a
-        // Host override.
-        Cmd.Result r = Cmd.run(60, "h2load", "-n", "2000", "-c", "4", "-m", "16",
-                "-H", ":authority: " + authority(), "http://127.0.0.1:" + mesh.outboundPort() + "/load");
+        Cmd.Result r = Cmd.run(60, "h2load", "-n", Integer.toString(requests), "-c", Integer.toString(connections),
+                "-m", Integer.toString(streams), "-H", ":authority: " + authority(),
+                "http://127.0.0.1:" + mesh.outboundPort() + path);
         assertEquals(0, r.exit(), r.out() + r.err());
-        assertTrue(r.out().contains("2000 succeeded, 0 failed, 0 errored"), r.out());
-        assertTrue(r.out().contains("status codes: 2000 2xx"), r.out());
+        assertTrue(r.out().contains(requests + " succeeded, 0 failed, 0 errored"), r.out());
+        assertTrue(r.out().contains("status codes: " + requests + " 2xx"), r.out());
     }
 
     @Test
     void moreConcurrentRequestsThanTheServerAllowsStreamsAllSucceed() throws Exception {
-        assumeTrue(Cmd.available("h2load") || Cmd.inCi(), "h2load is not installed");
         // 400 requests at once, each answered after 300 ms: more than the 256 concurrent streams the inbound proxy
         // allows on one connection, so the outbound proxy must spread them over a second mesh connection (they
         // were refused past the 256th before).
-        Cmd.Result r = Cmd.run(60, "h2load", "-n", "800", "-c", "2", "-m", "200",
-                "-H", ":authority: " + authority(), "http://127.0.0.1:" + mesh.outboundPort() + "/bytes?bytes=10&ms=300");
-        assertEquals(0, r.exit(), r.out() + r.err());
-        assertTrue(r.out().contains("800 succeeded, 0 failed, 0 errored"), r.out());
-        assertTrue(r.out().contains("status codes: 800 2xx"), r.out());
+        h2loadAllSucceed(800, 2, 200, "/bytes?bytes=10&ms=300");
         // the connection that was full closes once its streams are done: one mesh connection is left
         long deadline = System.nanoTime() + 10_000_000_000L;
         long open;
