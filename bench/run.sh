@@ -228,9 +228,27 @@ maxrps() {
   fi
 }
 declare -A CPU0
-cpu_mark() { for n in PIN POUT HPIN HPOUT FPIN FPOUT; do CPU0[$n]=$(cpu_ticks "${!n}"); done; }
-declare -A CPU1000
-for n in PIN POUT HPIN HPOUT FPIN FPOUT; do CPU1000[$n]=0; done
+# CPU of a JVM's JIT compiler threads (in a process without them, 0): part of the process's CPU, shown beside it
+jit_ticks() {
+  local t s=0 v
+  for t in /proc/"$1"/task/*; do
+    case "$(cat "$t/comm" 2>/dev/null)" in
+      "C1 CompilerThre"*|"C2 CompilerThre"*) v=$(awk '{print $14+$15}' "$t/stat" 2>/dev/null) && s=$((s + ${v:-0})) ;;
+    esac
+  done
+  echo "$s"
+}
+declare -A JIT0
+cpu_mark() { for n in PIN POUT HPIN HPOUT FPIN FPOUT; do CPU0[$n]=$(cpu_ticks "${!n}"); JIT0[$n]=$(jit_ticks "${!n}"); done; }
+declare -A CPU1000 JIT1000
+for n in PIN POUT HPIN HPOUT FPIN FPOUT; do CPU1000[$n]=0; JIT1000[$n]=0; done
+cpu_add() { # NAME...: adds the CPU since cpu_mark to the 1000 requests/s totals
+  local n
+  for n in "$@"; do
+    CPU1000[$n]=$(( ${CPU1000[$n]} + $(cpu_ticks "${!n}") - ${CPU0[$n]} ))
+    JIT1000[$n]=$(( ${JIT1000[$n]} + $(jit_ticks "${!n}") - ${JIT0[$n]} ))
+  done
+}
 REQ1000=0
 
 # warm-up: a JVM compiles its hot code during the first tens of seconds of load (and again after the load changes
@@ -251,10 +269,10 @@ for run in $(seq 1 "$RUNS"); do
         fixed "$c" "$proto" "$rate" "$run"
         if [ "$rate" = 1000 ] && [ "$proto" = h1 ]; then
           case $c in
-            hypha) for n in PIN POUT; do CPU1000[$n]=$(( ${CPU1000[$n]} + $(cpu_ticks "${!n}") - ${CPU0[$n]} )); done
+            hypha) cpu_add PIN POUT
                    REQ1000=$((REQ1000 + 1000 * SECS)) ;;
-            haproxy) for n in HPIN HPOUT; do CPU1000[$n]=$(( ${CPU1000[$n]} + $(cpu_ticks "${!n}") - ${CPU0[$n]} )); done ;;
-            floor) for n in FPIN FPOUT; do CPU1000[$n]=$(( ${CPU1000[$n]} + $(cpu_ticks "${!n}") - ${CPU0[$n]} )); done ;;
+            haproxy) cpu_add HPIN HPOUT ;;
+            floor) cpu_add FPIN FPOUT ;;
           esac
         fi
         sample_peaks
@@ -340,6 +358,7 @@ for proto in h1 h2; do
 done
 
 cpu_per_k() { calc "${CPU1000[$1]}/$TICK/($REQ1000/1000)"; }
+jit_per_k() { calc "${JIT1000[$1]}/$TICK/($REQ1000/1000)"; }
 CPU_H_OUT=$(cpu_per_k POUT); CPU_H_IN=$(cpu_per_k PIN); CPU_X_OUT=$(cpu_per_k HPOUT); CPU_X_IN=$(cpu_per_k HPIN)
 CPU_F_OUT=$(cpu_per_k FPOUT); CPU_F_IN=$(cpu_per_k FPIN)
 CPU_RATIO=$(calc "($CPU_H_OUT+$CPU_H_IN)/(($CPU_X_OUT+$CPU_X_IN)>0.0001?($CPU_X_OUT+$CPU_X_IN):0.0001)")
@@ -397,6 +416,7 @@ $MAXROWS
 | | Hypha outbound | Hypha inbound | haproxy outbound | haproxy inbound | floor outbound | floor inbound |
 |---|---|---|---|---|---|---|
 | CPU seconds per 1000 requests (HTTP/1.1 at 1000 requests/s) | $CPU_H_OUT | $CPU_H_IN | $CPU_X_OUT | $CPU_X_IN | $CPU_F_OUT | $CPU_F_IN |
+| … of which the JIT compiler's threads | $(jit_per_k POUT) | $(jit_per_k PIN) | $(jit_per_k HPOUT) | $(jit_per_k HPIN) | $(jit_per_k FPOUT) | $(jit_per_k FPIN) |
 $(for row in "RSS idle 15 s after start, credentials loaded:IDLE_RSS" "RssAnon idle:IDLE_ANON" \
   "RSS peak over the whole run:PEAK_RSS" "RssAnon peak over the whole run:PEAK_ANON" \
   "RSS after ${SOAK} s at 2000 requests/s:SOAK_RSS" "RssAnon after ${SOAK} s at 2000 requests/s:SOAK_ANON"; do
