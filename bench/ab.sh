@@ -9,13 +9,15 @@
 #   bench/ab.sh JAR_A JAR_B [ROUNDS=5] [SECONDS=15]
 #       JAR_A/JAR_B: proxy jars (copies of micro-proxy/target/hypha-proxy.jar; they must stay in micro-proxy/target
 #       so that their class path, lib/, resolves). Extra JVM flags per side: EXTRA_A=..., EXTRA_B=...
+#       SHIFT_SECS=N: before each round, N seconds of HTTP/2 at 1000 requests/s (unmeasured), so that each measured
+#       round follows a change of load shape as bench/run.sh's 1000 requests/s phase does (the JIT recompiles then)
 #
 # Example: cp micro-proxy/target/hypha-proxy.jar micro-proxy/target/old.jar; (change, build);
 #          bench/ab.sh micro-proxy/target/old.jar micro-proxy/target/hypha-proxy.jar
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-[ $# -ge 2 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
 JAR_A=$(realpath "$1"); JAR_B=$(realpath "$2"); ROUNDS="${3:-5}"; SECS="${4:-15}"
 for j in "$JAR_A" "$JAR_B"; do
   [ -f "$j" ] || { echo "ab: no jar $j" >&2; exit 2; }
@@ -99,6 +101,10 @@ both --h1 -c 32 -D 8
 both --h1 -c 10 --rps 100 -D 15
 ratios=(); pratios=()
 for r in $(seq 1 "$ROUNDS"); do
+  if [ "${SHIFT_SECS:-0}" -gt 0 ]; then
+    # the load changes shape before each measured round, as between bench/run.sh's phases: HTTP/2 first
+    both -c 10 --rps 100 -D "$SHIFT_SECS"
+  fi
   a0=$(pair_ticks A); b0=$(pair_ticks B); pa0=$(proc_ticks A); pb0=$(proc_ticks B)
   both --h1 -c 10 --rps 100 -D "$SECS"
   a1=$(pair_ticks A); b1=$(pair_ticks B); pa1=$(proc_ticks A); pb1=$(proc_ticks B)
