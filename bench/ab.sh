@@ -19,6 +19,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 [ $# -ge 2 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
 JAR_A=$(realpath "$1"); JAR_B=$(realpath "$2"); ROUNDS="${3:-5}"; SECS="${4:-15}"
+case "${SHIFT_SECS:-0}" in
+  ''|*[!0-9]*) echo "ab: SHIFT_SECS must be a whole number of seconds (0: no shape change), not '$SHIFT_SECS'" >&2; exit 2 ;;
+esac
 for j in "$JAR_A" "$JAR_B"; do
   [ -f "$j" ] || { echo "ab: no jar $j" >&2; exit 2; }
   [ "$(dirname "$j")" = "$ROOT/micro-proxy/target" ] || { echo "ab: $j must be in micro-proxy/target" >&2; exit 2; }
