@@ -90,7 +90,8 @@ hypha_proxy() {
 }
 
 # --- AOT cache, trained on this build by the image's own training script (micro-proxy/docker/train-aot): one proxy
-# whose outbound side sends to its own inbound side, so one process runs both directions over mTLS.
+# whose outbound side sends to its own inbound side, so one process runs both directions over mTLS. The cache holds
+# classes, not method profiles (replayed profiles cost CPU per request after warm-up).
 echo "training the AOT cache (micro-proxy/docker/train-aot)..."
 JAVA="$JAVA" HYPHA_JAR=micro-proxy/target/hypha-proxy.jar HYPHA_NATIVE="$ROOT/micro-proxy/target/native/META-INF/native" \
   HYPHA_TRAIN_PORTS="$(free_port) $(free_port) $(free_port) $(free_port)" HYPHA_TRAIN_LOG="$OUT/train.log" \
@@ -166,11 +167,13 @@ floor() { # floor in|out LISTEN TARGET [JVM flags...]
   "$JAVA" "${FLFLAGS[@]}" "$@" -cp "$FLCP" dev.hypha.proxy.testing.TlsRelayFloor "$side" "$listen" "$target" \
     "$OUT/certs/$who.crt" "$OUT/certs/$who.key" "$OUT/certs/anchors.crt" >> "$OUT/floor-$side.log" 2>&1 &
 }
-# each relay gets an AOT cache trained like the proxy's (the proxy's own cache is for its own classes)
+# each relay gets an AOT cache trained like the proxy's (the proxy's own cache is for its own classes): classes, no
+# method profiles (train-aot says why)
 echo "training the floor's AOT caches..."
+NOPROF=(-XX:+UnlockDiagnosticVMOptions -XX:-AOTRecordTraining)
 FIN=$(free_port); FOUT=$(free_port)
-floor in "$FIN" "$APP" -XX:AOTCacheOutput="$OUT/floor-in.aot"; TFI=$!; wait_port "$FIN"
-floor out "$FOUT" "$FIN" -XX:AOTCacheOutput="$OUT/floor-out.aot"; TFO=$!; wait_port "$FOUT"
+floor in "$FIN" "$APP" -XX:AOTCacheOutput="$OUT/floor-in.aot" "${NOPROF[@]}"; TFI=$!; wait_port "$FIN"
+floor out "$FOUT" "$FIN" -XX:AOTCacheOutput="$OUT/floor-out.aot" "${NOPROF[@]}"; TFO=$!; wait_port "$FOUT"
 h2load --h1 -n 3000 -c 4 "http://127.0.0.1:$FOUT$PATH_1K" > "$OUT/train-floor-h1.txt"
 h2load -n 3000 -c 4 -m 8 "http://127.0.0.1:$FOUT$PATH_1K" > "$OUT/train-floor-h2.txt"
 kill "$TFO" "$TFI"; wait "$TFO" "$TFI" || true
@@ -385,7 +388,8 @@ cat > "$OUT/section.md" <<MD
 
 Made by \`bench/run.sh $RUNS $SECS\` on $(date -u +%Y-%m-%d) — $(nproc) cores, $("$JAVA" -version 2>&1 | head -1),
 $(haproxy -v | head -1 | cut -d' ' -f1-3). Hypha proxy flags (the injector's default \`proxy-jvm-options\` plus the AOT
-cache trained on this build by the image's training script \`micro-proxy/docker/train-aot\`, and Netty's native
+cache trained on this build by the image's training script \`micro-proxy/docker/train-aot\` — classes, no method
+profiles — and Netty's native
 libraries from the build as the image has them):
 \`$SHOWFLAGS\`; one event loop, BoringSSL. haproxy: one thread
 (\`nbthread 1\`). Both pairs: TLS 1.3 mTLS with the same ECDSA certificates, HTTP/2 between the proxies, HTTP/1.1 to
