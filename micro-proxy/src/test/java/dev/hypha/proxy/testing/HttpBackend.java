@@ -185,10 +185,11 @@ public final class HttpBackend implements AutoCloseable {
         }
     }
 
-    /** Runs the backend as its own process (network-namespace tests): {@code BackendMain host port}. */
     /**
-     * The benchmarks' backend ({@code bench/run.sh}, {@code bench/ab.sh}): it records nothing, since a run sends it
-     * millions of requests (recording them grew its heap past 1 GiB, with young collections of 200+ ms).
+     * Runs the backend as its own process ({@code HttpBackend host port}: network-namespace tests, and the
+     * benchmarks' backend in {@code bench/run.sh} and {@code bench/ab.sh}). It records nothing, since no other
+     * process can read the record and a benchmark sends it millions of requests (recording them grew its heap past
+     * 1 GiB, with young collections of 200+ ms).
      */
     public static void main(String[] args) throws Exception {
         HttpBackend b = new HttpBackend(args[0], Integer.parseInt(args[1]), false);
