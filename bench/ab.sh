@@ -17,6 +17,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
+source "$ROOT/bench/proc.sh" # cpu_ticks
 [ $# -ge 2 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
 JAR_A=$(realpath "$1"); JAR_B=$(realpath "$2"); ROUNDS="${3:-5}"; SECS="${4:-15}"
 case "${SHIFT_SECS:-0}" in
@@ -84,13 +85,13 @@ loop_ticks() {
   local sum=0 t n
   for t in /proc/"$1"/task/*; do
     n=$(cat "$t/comm" 2>/dev/null || true)
-    case "$n" in hypha-proxy*) sum=$((sum + $(awk '{print $14+$15}' "$t/stat"))) ;; esac
+    case "$n" in hypha-proxy*) sum=$((sum + $(cpu_ticks "$1/task/${t##*/}"))) ;; esac
   done
   echo $sum
 }
 pair_ticks() { echo $(( $(loop_ticks "${POUT[$1]}") + $(loop_ticks "${PIN[$1]}") )); }
 # CPU ticks of the whole processes (what bench/run.sh counts: the JIT compilers, GC and other threads too)
-proc_ticks() { echo $(( $(awk '{print $14+$15}' /proc/"${POUT[$1]}"/stat) + $(awk '{print $14+$15}' /proc/"${PIN[$1]}"/stat) )); }
+proc_ticks() { echo $(( $(cpu_ticks "${POUT[$1]}") + $(cpu_ticks "${PIN[$1]}") )); }
 both() {
   local w=() side
   for side in A B; do

@@ -56,9 +56,7 @@ h2load() { timeout --kill-after=5 $((SECS + SOAK + WARMUP + 60)) "$H2LOAD" "$@";
 # in this run (bench/free_port.py)
 free_port() { python3 "$ROOT/bench/free_port.py" "$OUT/ports.given"; }
 status_kib() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
-# user + system CPU ticks of a process (PID) or a thread (PID/task/TID): fields 14 and 15 of stat, counted after the
-# name in parentheses, which may hold spaces (a JVM's "C2 CompilerThre")
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12+$13}'; }
+source "$ROOT/bench/proc.sh" # cpu_ticks
 wait_port() { for _ in $(seq 1 1000); do (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.01; done; echo "port $1 never opened" >&2; exit 1; }
 wait_ready() { for _ in $(seq 1 1000); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/ready")" = 200 ] && return 0; sleep 0.01; done; echo "proxy on admin $1 never ready" >&2; exit 1; }
 
