@@ -18,9 +18,14 @@ import io.netty.util.internal.PlatformDependent;
  * (thread cache, size classes, the object pool) than a short-lived array costs the young generation. On the
  * proxies' mesh connections that was two to three pooled buffers per request and side (HEADERS frame header, header
  * block, DATA frame header) and every growth of the TLS handler's write buffer.
+ *
+ * <p>A buffer asked for without a size (Netty's HTTP/2 frame writer does so for every header block it encodes) starts
+ * at {@value #UNSIZED} bytes rather than Netty's 256: once HPACK's tables hold a connection's recurring names and
+ * values, a request's or response's block is a few to a few tens of bytes, and a larger block grows like any buffer.
  */
 public final class MeshAllocator extends AbstractByteBufAllocator {
     private static final boolean UNSAFE = PlatformDependent.hasUnsafe();
+    static final int UNSIZED = 64;
     private final ByteBufAllocator direct;
 
     private MeshAllocator(ByteBufAllocator direct) {
@@ -34,6 +39,11 @@ public final class MeshAllocator extends AbstractByteBufAllocator {
         if (!(current instanceof MeshAllocator)) {
             ch.config().setAllocator(new MeshAllocator(current));
         }
+    }
+
+    @Override
+    public ByteBuf heapBuffer() {
+        return heapBuffer(UNSIZED);
     }
 
     @Override

@@ -39,6 +39,10 @@ class MeshAllocatorTest {
             codec.writeBytes(big);
             assertEquals(big.length, codec.readableBytes());
             assertFalse(grown.isDirect());
+            // unsized (a header block): small at first, growing as far as the caller writes
+            assertEquals(MeshAllocator.UNSIZED, grown.capacity());
+            grown.writeBytes(big, 0, 300);
+            assertEquals(300, grown.readableBytes());
 
             assertTrue(io.isDirect(), "socket reads need direct memory");
             assertTrue(direct.isDirect(), "the TLS library needs direct memory");
