@@ -3,7 +3,9 @@
 # one backend, loaded at the same moment with the same load (h2load, HTTP/1.1, 10 connections, 1000 requests/s
 # each), so that this machine's drift in speed (±10-30 % between runs minutes apart) hits both alike. Per round:
 # the CPU ticks per 10 000 requests of each pair — its event loops, and its whole processes (JIT, GC: what
-# bench/run.sh counts) — and the ratios B/A; then the median ratios, and each proxy's RSS at the end.
+# bench/run.sh counts) — and the ratios B/A; the latency at the client of each pair (p50, p99) and its ratio B/A; then
+# the median ratios, and each proxy's RSS at the end. Both pairs share the machine, so their latencies include each
+# other's load: the ratio compares them, the absolute figures are not bench/run.sh's.
 # A/A runs of this script agree within about ±5 % per round; take the median of five rounds or more.
 #
 #   bench/ab.sh JAR_A JAR_B [ROUNDS=5] [SECONDS=15]
@@ -18,6 +20,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 source "$ROOT/bench/proc.sh" # cpu_ticks
+source "$ROOT/bench/backend.sh" # backend_start
 [ $# -ge 2 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
 JAR_A=$(realpath "$1"); JAR_B=$(realpath "$2"); ROUNDS="${3:-5}"; SECS="${4:-15}"
 case "${SHIFT_SECS:-0}" in
@@ -55,7 +58,7 @@ IDA=client.bench.serviceaccount.identity.cluster.local
 IDB=server.bench.serviceaccount.identity.cluster.local
 "$JAVA" -cp "$TCP" dev.hypha.proxy.testing.IssueCerts "$OUT/certs" "$IDA" "$IDB"
 APP=$(free_port)
-"$JAVA" -XX:+UseParallelGC -cp "$TCP" dev.hypha.proxy.testing.HttpBackend 127.0.0.1 "$APP" > "$OUT/app.log" 2>&1 &
+backend_start "$APP" "$OUT" # bench/backend.sh
 PIDS+=($!)
 for _ in $(seq 1 1000); do (echo > /dev/tcp/127.0.0.1/"$APP") 2>/dev/null && break; sleep 0.01; done
 
@@ -93,32 +96,46 @@ pair_ticks() { echo $(( $(loop_ticks "${POUT[$1]}") + $(loop_ticks "${PIN[$1]}")
 # CPU ticks of the whole processes (what bench/run.sh counts: the JIT compilers, GC and other threads too)
 proc_ticks() { echo $(( $(cpu_ticks "${POUT[$1]}") + $(cpu_ticks "${PIN[$1]}") )); }
 both() {
-  local w=() side
+  local w=() side log=()
   for side in A B; do
-    h2load "$@" -H ":authority: svc.bench:$APP" "http://127.0.0.1:${OUTPORT[$side]}/bytes?bytes=1024" \
-      > "$OUT/h2load-$side.txt" & w+=($!)
+    [ -n "${LOGS:-}" ] && log=(--log-file "$OUT/requests-$side.tsv")
+    h2load "$@" "${log[@]}" -H ":authority: svc.bench:$APP" \
+      "http://127.0.0.1:${OUTPORT[$side]}/bytes?bytes=1024" > "$OUT/h2load-$side.txt" & w+=($!)
   done
   wait "${w[@]}"
+}
+# percentile P (0..1) of the latencies (ms) of the successful requests in h2load's log (microseconds, column 3)
+pct() {
+  awk -F'\t' '$2 == 200 {print $3 / 1000}' "$2" | sort -g \
+    | awk -v p="$1" '{v[NR] = $1} END {i = int(p * NR + 0.999999); if (i < 1) i = 1; printf "%.3f", v[i]}'
 }
 echo "warming up both pairs (maximum throughput, then the measured load shape)..."
 both --h1 -c 32 -D 8
 both --h1 -c 10 --rps 100 -D 15
-ratios=(); pratios=()
+ratios=(); pratios=(); l50=(); l99=()
 for r in $(seq 1 "$ROUNDS"); do
   if [ "${SHIFT_SECS:-0}" -gt 0 ]; then
     # the load changes shape before each measured round, as between bench/run.sh's phases: HTTP/2 first
     both -c 10 --rps 100 -D "$SHIFT_SECS"
   fi
   a0=$(pair_ticks A); b0=$(pair_ticks B); pa0=$(proc_ticks A); pb0=$(proc_ticks B)
-  both --h1 -c 10 --rps 100 -D "$SECS"
+  LOGS=1 both --h1 -c 10 --rps 100 -D "$SECS"
   a1=$(pair_ticks A); b1=$(pair_ticks B); pa1=$(proc_ticks A); pb1=$(proc_ticks B)
   na=$(awk '/^requests:/ {print $8}' "$OUT/h2load-A.txt"); nb=$(awk '/^requests:/ {print $8}' "$OUT/h2load-B.txt")
   line=$(python3 -c "a=($a1-$a0)*10000/$na; b=($b1-$b0)*10000/$nb; print(f'{b/a:.3f} A {a:.1f} B {b:.1f}')")
   pline=$(python3 -c "a=($pa1-$pa0)*10000/$na; b=($pb1-$pb0)*10000/$nb; print(f'{b/a:.3f} A {a:.1f} B {b:.1f}')")
   ratios+=("${line%% *}"); pratios+=("${pline%% *}")
   echo "round $r: CPU ticks per 10 000 requests — event loops: pair A ${line#* A }, B/A ${line%% *}; whole processes: A ${pline#* A }, B/A ${pline%% *} (requests $na / $nb)"
+  lat=""
+  for p in 0.50 0.99; do
+    la=$(pct $p "$OUT/requests-A.tsv"); lb=$(pct $p "$OUT/requests-B.tsv")
+    q=$(python3 -c "print(f'{$lb/$la:.3f}' if $la > 0 else 'nan')")
+    if [ $p = 0.50 ]; then l50+=("$q"); else l99+=("$q"); fi
+    lat="$lat p${p#0.}: A $la B $lb ms, B/A $q;"
+  done
+  echo "         latency at the client —${lat%;}"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-echo "median B/A over $ROUNDS rounds: event loops $(median "${ratios[@]}"), whole processes $(median "${pratios[@]}")"
+echo "median B/A over $ROUNDS rounds: event loops $(median "${ratios[@]}"), whole processes $(median "${pratios[@]}"), latency p50 $(median "${l50[@]}"), p99 $(median "${l99[@]}")"
 rss() { awk '/^VmRSS|^RssAnon/ {printf "%s %.1f ", $1, $2/1024}' /proc/"$1"/status; }
 for side in A B; do echo "pair $side after the rounds, MiB: outbound $(rss "${POUT[$side]}"); inbound $(rss "${PIN[$side]}")"; done

@@ -57,6 +57,7 @@ h2load() { timeout --kill-after=5 $((SECS + SOAK + WARMUP + 60)) "$H2LOAD" "$@";
 free_port() { python3 "$ROOT/bench/free_port.py" "$OUT/ports.given"; }
 status_kib() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
 source "$ROOT/bench/proc.sh" # cpu_ticks
+source "$ROOT/bench/backend.sh" # backend_start
 wait_port() { for _ in $(seq 1 1000); do (echo > /dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.01; done; echo "port $1 never opened" >&2; exit 1; }
 wait_ready() { for _ in $(seq 1 1000); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/ready")" = 200 ] && return 0; sleep 0.01; done; echo "proxy on admin $1 never ready" >&2; exit 1; }
 
@@ -71,7 +72,7 @@ cat "$OUT/certs/client.crt" "$OUT/certs/client.key" > "$OUT/certs/client.pem"
 cat "$OUT/certs/server.crt" "$OUT/certs/server.key" > "$OUT/certs/server.pem"
 
 APP=$(free_port)
-"$JAVA" -XX:+UseParallelGC -cp "$TCP" dev.hypha.proxy.testing.HttpBackend 127.0.0.1 "$APP" > "$OUT/app.log" 2>&1 &
+backend_start "$APP" "$OUT" # bench/backend.sh
 PIDS+=($!)
 wait_port "$APP"
 PATH_1K="/bytes?bytes=1024"
@@ -391,7 +392,8 @@ profiles — and Netty's native
 libraries from the build as the image has them):
 \`$SHOWFLAGS\`; one event loop, BoringSSL. haproxy: one thread
 (\`nbthread 1\`). Both pairs: TLS 1.3 mTLS with the same ECDSA certificates, HTTP/2 between the proxies, HTTP/1.1 to
-the app. Backend: the Netty test app (\`HttpBackend\`), 1 KiB responses. Client: \`h2load\` (\`--h1\` for HTTP/1.1,
+the app. Backend: haproxy answering from memory (\`bench/backend.sh\`: one thread, 1 KiB responses with
+content-type, content-length, date and cache-control; HTTP/1.1 and h2c on one port). Client: \`h2load\` (\`--h1\` for HTTP/1.1,
 h2c prior knowledge for HTTP/2), constant rate with \`--rps\` over 10 connections, latency of every request from
 \`--log-file\`. Client, backend and both proxies share the same $(nproc) cores. Medians of $RUNS runs of ${SECS} s; non-200
 answers over the whole run: $ERRORS. Every pair was warmed up first (${WARMUP} s each of HTTP/1.1 and HTTP/2 at maximum
