@@ -136,6 +136,7 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "         latency at the client —${lat%;}"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-echo "median B/A over $ROUNDS rounds: event loops $(median "${ratios[@]}"), whole processes $(median "${pratios[@]}"), latency p50 $(median "${l50[@]}"), p99 $(median "${l99[@]}")"
+echo "median B/A over $ROUNDS rounds: event loops $(median "${ratios[@]}"), whole processes" \
+  "$(median "${pratios[@]}"), latency p50 $(median "${l50[@]}"), p99 $(median "${l99[@]}")"
 rss() { awk '/^VmRSS|^RssAnon/ {printf "%s %.1f ", $1, $2/1024}' /proc/"$1"/status; }
 for side in A B; do echo "pair $side after the rounds, MiB: outbound $(rss "${POUT[$side]}"); inbound $(rss "${PIN[$side]}")"; done

@@ -186,10 +186,9 @@ public final class HttpBackend implements AutoCloseable {
     }
 
     /**
-     * Runs the backend as its own process ({@code HttpBackend host port}: network-namespace tests, and the
-     * benchmarks' backend in {@code bench/run.sh} and {@code bench/ab.sh}). It records nothing, since no other
-     * process can read the record and a benchmark sends it millions of requests (recording them grew its heap past
-     * 1 GiB, with young collections of 200+ ms).
+     * Runs the backend as its own process ({@code HttpBackend host port}: the network-namespace tests). It records
+     * nothing, since no other process can read the record (and a process sent millions of requests — the
+     * benchmarks' backend once — grew its heap past 1 GiB recording them, with young collections of 200+ ms).
      */
     public static void main(String[] args) throws Exception {
         HttpBackend b = new HttpBackend(args[0], Integer.parseInt(args[1]), false);
