@@ -391,9 +391,10 @@ cache trained on this build by the image's training script \`micro-proxy/docker/
 profiles — and Netty's native
 libraries from the build as the image has them):
 \`$SHOWFLAGS\`; one event loop, BoringSSL. haproxy: one thread
-(\`nbthread 1\`). Both pairs: TLS 1.3 mTLS with the same ECDSA certificates, HTTP/2 between the proxies, HTTP/1.1 to
-the app. Backend: haproxy answering from memory (\`bench/backend.sh\`: one thread, 1 KiB responses with
-content-type, content-length, date and cache-control; HTTP/1.1 and h2c on one port). Client: \`h2load\` (\`--h1\` for HTTP/1.1,
+(\`nbthread 1\`). Both pairs: TLS 1.3 mTLS with the same ECDSA certificates, HTTP/2 between the proxies; to the
+app HTTP/1.1 (haproxy for both protocols, Hypha for HTTP/1.1 clients) or h2c (Hypha for HTTP/2 clients, as in pods).
+Backend: haproxy answering from memory (\`bench/backend.sh\`: one thread, 1 KiB responses with content-type,
+content-length, date and cache-control; HTTP/1.1 and h2c on one port). Client: \`h2load\` (\`--h1\` for HTTP/1.1,
 h2c prior knowledge for HTTP/2), constant rate with \`--rps\` over 10 connections, latency of every request from
 \`--log-file\`. Client, backend and both proxies share the same $(nproc) cores. Medians of $RUNS runs of ${SECS} s; non-200
 answers over the whole run: $ERRORS. Every pair was warmed up first (${WARMUP} s each of HTTP/1.1 and HTTP/2 at maximum
