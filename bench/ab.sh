@@ -21,6 +21,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 source "$ROOT/bench/proc.sh" # cpu_ticks
 source "$ROOT/bench/backend.sh" # backend_start
+source "$ROOT/bench/classpath.sh" # test_classpath
 [ $# -ge 2 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
 JAR_A=$(realpath "$1"); JAR_B=$(realpath "$2"); ROUNDS="${3:-5}"; SECS="${4:-15}"
 case "${SHIFT_SECS:-0}" in
@@ -36,8 +37,7 @@ JAVA="$JAVA_HOME/bin/java"
 OUT="$ROOT/bench/out/ab"; rm -rf "$OUT"; mkdir -p "$OUT"
 
 [ -d micro-proxy/target/test-classes ] || ./mvnw -B -q -ntp -pl micro-proxy -am -DskipTests install >/dev/null
-./mvnw -B -q -ntp -pl micro-proxy dependency:build-classpath -Dmdep.includeScope=test \
-  -Dmdep.outputFile="$OUT/proxy-test.classpath" >/dev/null
+test_classpath micro-proxy "$OUT/proxy-test.classpath" || exit 1
 TCP="$ROOT/micro-proxy/target/test-classes:$ROOT/micro-proxy/target/classes:$(cat "$OUT/proxy-test.classpath")"
 PFLAGS=($(sed -n 's/^proxy-jvm-options=//p' src/main/resources/hypha/defaults.properties))
 PFLAGS+=(-Djava.library.path="$ROOT/micro-proxy/target/native/META-INF/native")

@@ -35,10 +35,9 @@ if [ ! -f control/target/quarkus-app/quarkus-run.jar ] || [ ! -f micro-proxy/tar
   echo "building..."
   ./mvnw -B -q -ntp -DskipTests install >/dev/null
 fi
-./mvnw -B -q -ntp -pl micro-proxy dependency:build-classpath -Dmdep.includeScope=test \
-  -Dmdep.outputFile="$OUT/proxy-test.classpath" >/dev/null
-./mvnw -B -q -ntp -pl e2e dependency:build-classpath -Dmdep.includeScope=test \
-  -Dmdep.outputFile="$OUT/e2e-test.classpath" >/dev/null
+source "$ROOT/bench/classpath.sh" # test_classpath
+test_classpath micro-proxy "$OUT/proxy-test.classpath" || exit 1
+test_classpath e2e "$OUT/e2e-test.classpath" || exit 1
 TCP="$ROOT/micro-proxy/target/test-classes:$ROOT/micro-proxy/target/classes:$(cat "$OUT/proxy-test.classpath")"
 ECP="$ROOT/e2e/target/test-classes:$(cat "$OUT/e2e-test.classpath")"
 

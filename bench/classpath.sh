@@ -1,0 +1,20 @@
+# The test class path of a module (sourced by run.sh and ab.sh). It names this build's own artifacts, which a fresh
+# machine's local Maven repository does not hold until the build is installed: then it installs the build (once) and
+# asks again, and if that fails too it says so and where Maven's output is, instead of exiting without a word.
+#
+#   test_classpath MODULE FILE    writes the class path to FILE (Maven's output to FILE.log)
+test_classpath() {
+  local module=$1 file=$2
+  if ./mvnw -B -q -ntp -pl "$module" dependency:build-classpath -Dmdep.includeScope=test \
+      -Dmdep.outputFile="$file" > "$file.log" 2>&1; then
+    return 0
+  fi
+  echo "building and installing (the class path of $module names artifacts the local Maven repository lacks)..."
+  if ./mvnw -B -q -ntp -DskipTests install > "$file.install.log" 2>&1 \
+      && ./mvnw -B -q -ntp -pl "$module" dependency:build-classpath -Dmdep.includeScope=test \
+        -Dmdep.outputFile="$file" > "$file.log" 2>&1; then
+    return 0
+  fi
+  echo "bench: cannot resolve the test class path of $module; Maven's output: $file.log, $file.install.log" >&2
+  return 1
+}
