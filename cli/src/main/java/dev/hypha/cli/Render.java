@@ -58,8 +58,16 @@ final class Render {
         return all == 0 ? "-" : String.format(Locale.ROOT, "%.2f%%", 100.0 * ok / all);
     }
 
-    static String rps(long n, int windowSeconds) {
-        return n == 0 ? "-" : String.format(Locale.ROOT, "%.1frps", (double) n / windowSeconds);
+    static String rps(long n, double spanSeconds) {
+        return n == 0 ? "-" : String.format(Locale.ROOT, "%.1frps", n / spanSeconds);
+    }
+
+    /**
+     * The seconds an answer's counts cover: its span (the window's whole buckets and the passed part of the current
+     * one), or the window itself from a proxy that does not report a span.
+     */
+    static double spanSeconds(StatsResponse r) {
+        return r.getSpanMillis() > 0 ? r.getSpanMillis() / 1000.0 : r.getWindowSeconds();
     }
 
     static String latency(long[] hist, List<Long> bounds, double q) {
@@ -141,14 +149,15 @@ final class Render {
     }
 
     /** The exact numbers of a row, beside its rounded columns in JSON output. */
-    static Map<String, Long> counts(Totals t, int windowSeconds) {
+    static Map<String, Long> counts(Totals t, StatsResponse r) {
         Map<String, Long> m = new LinkedHashMap<>();
         m.put("requests", t.total());
         m.put("successes", t.success);
         m.put("failures", t.failure);
         m.put("actual_requests", t.actualSuccess + t.actualFailure);
         m.put("actual_failures", t.actualFailure);
-        m.put("window_seconds", (long) windowSeconds);
+        m.put("window_seconds", (long) r.getWindowSeconds());
+        m.put("span_millis", r.getSpanMillis() > 0 ? r.getSpanMillis() : r.getWindowSeconds() * 1000L);
         return m;
     }
 
@@ -178,14 +187,14 @@ final class Render {
             }
             List<String> row = new ArrayList<>(List.of(w.getResource().getName(),
                     w.getMeshedPods() + "/" + w.getPods(), percent(t.success, t.total()),
-                    rps(t.total(), r.getWindowSeconds()), latency(t.hist, r.getLatencyBoundsMsList(), 0.5),
+                    rps(t.total(), spanSeconds(r)), latency(t.hist, r.getLatencyBoundsMsList(), 0.5),
                     latency(t.hist, r.getLatencyBoundsMsList(), 0.95), latency(t.hist, r.getLatencyBoundsMsList(), 0.99),
                     w.getMeshedPods() == 0 ? "-" : Long.toString(w.getTcpOpenConnections())));
             if (allNamespaces) {
                 row.add(0, w.getResource().getNamespace());
             }
             rows.add(row);
-            counts.add(counts(t, r.getWindowSeconds()));
+            counts.add(counts(t, r));
         }
         return new Tab(header, rows, counts);
     }
@@ -229,7 +238,7 @@ final class Render {
                 : List.of("ROUTE", "SERVICE", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P95", "LATENCY_P99");
         List<List<String>> out = new ArrayList<>();
         List<Map<String, Long>> counts = new ArrayList<>();
-        int win = r.getWindowSeconds();
+        double win = spanSeconds(r);
         var b = r.getLatencyBoundsMsList();
         for (var e : rows.entrySet()) {
             String[] k = e.getKey().split("\u0000");
@@ -241,7 +250,7 @@ final class Render {
                         latency(t.hist, b, 0.95), latency(t.hist, b, 0.99))
                     : List.of(k[0], k[1], percent(t.success, t.total()), rps(t.total(), win), latency(t.hist, b, 0.5),
                         latency(t.hist, b, 0.95), latency(t.hist, b, 0.99)));
-            counts.add(counts(t, win));
+            counts.add(counts(t, r));
         }
         return new Tab(header, out, counts);
     }

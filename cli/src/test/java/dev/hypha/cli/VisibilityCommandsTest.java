@@ -180,8 +180,10 @@ class VisibilityCommandsTest {
                 .build();
         WorkloadStats legacy = WorkloadStats.newBuilder().setResource(deploy("other", "legacy")).setPods(1)
                 .setMeshedPods(0).build();
-        StatsResponse.Builder r = StatsResponse.newBuilder().setWindowSeconds(req.getWindowSeconds() == 0 ? 60
-                : req.getWindowSeconds()).addAllLatencyBoundsMs(BOUNDS);
+        int window = req.getWindowSeconds() == 0 ? 60 : req.getWindowSeconds();
+        // the counts cover the window and 4 s of the current bucket: rates divide by 64 s (34 s for --window 30s)
+        StatsResponse.Builder r = StatsResponse.newBuilder().setWindowSeconds(window).setSpanMillis(window * 1000L + 4000)
+                .addAllLatencyBoundsMs(BOUNDS);
         for (WorkloadStats x : req.getTarget().getAllNamespaces() ? List.of(w, b, legacy) : List.of(w, b)) {
             if (req.getTarget().getName().isEmpty() || req.getTarget().getName().equals(x.getResource().getName())) {
                 r.addWorkloads(x); // as the control plane selects: a named resource answers alone

@@ -7,19 +7,23 @@ import java.util.Locale;
 
 /**
  * {@code GET /stats} on the admin port: the rolling-window statistics, one object per (direction, authority,
- * route) — exact success and failure counts over the last minute, requests per second, and latency percentiles
- * (the upper bound of the histogram bucket that holds them, in ms). What {@code hypha stat} and {@code routes} read.
+ * route) — exact success and failure counts over the last minute and the passed part of the current 10-second
+ * bucket ({@code spanSeconds}), requests per second over that span, and latency percentiles (the upper bound of the
+ * histogram bucket that holds them, in ms). The same numbers {@code hypha stat} and {@code routes} read over the tap.
  */
 final class StatsJson {
     private StatsJson() {
     }
 
     static String of(RollingStats stats) {
-        List<RollingStats.Snapshot> all = stats.snapshot();
+        RollingStats.Window window = stats.window(RollingStats.BUCKETS);
+        List<RollingStats.Snapshot> all = window.series();
         all.sort(Comparator.comparing(RollingStats.Snapshot::direction).thenComparing(RollingStats.Snapshot::authority)
                 .thenComparing(RollingStats.Snapshot::route));
-        double windowSeconds = RollingStats.WINDOW_NANOS / 1e9;
-        StringBuilder sb = new StringBuilder("{\n  \"windowSeconds\": ").append((long) windowSeconds)
+        double span = window.spanNanos() / 1e9;
+        StringBuilder sb = new StringBuilder("{\n  \"windowSeconds\": ")
+                .append(RollingStats.BUCKETS * RollingStats.BUCKET_NANOS / 1_000_000_000L)
+                .append(",\n  \"spanSeconds\": ").append(String.format(Locale.ROOT, "%.3f", span))
                 .append(",\n  \"droppedSeries\": ").append(stats.droppedSeries()).append(",\n  \"series\": [");
         for (int i = 0; i < all.size(); i++) {
             RollingStats.Snapshot s = all.get(i);
@@ -28,7 +32,7 @@ final class StatsJson {
                     .append(", \"route\": ").append(q(s.route()))
                     .append(", \"success\": ").append(s.success())
                     .append(", \"failure\": ").append(s.failure())
-                    .append(", \"rps\": ").append(String.format(Locale.ROOT, "%.3f", s.total() / windowSeconds))
+                    .append(", \"rps\": ").append(String.format(Locale.ROOT, "%.3f", s.total() / span))
                     .append(", \"latencyMsP50\": ").append(s.percentileMs(0.50))
                     .append(", \"latencyMsP95\": ").append(s.percentileMs(0.95))
                     .append(", \"latencyMsP99\": ").append(s.percentileMs(0.99)).append('}');

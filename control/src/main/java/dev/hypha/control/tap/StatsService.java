@@ -99,6 +99,9 @@ public class StatsService extends StatsGrpc.StatsImplBase {
                     continue;
                 }
                 meshed++;
+                // the proxies' buckets share wall-clock boundaries, so their spans agree but for clock skew and the
+                // milliseconds between their answers (unless a bucket boundary passed between two answers)
+                resp.setSpanMillis(Math.max(resp.getSpanMillis(), r.getSpanMillis()));
                 if (!bounds) {
                     resp.addAllLatencyBoundsMs(r.getLatencyBoundsMsList());
                     bounds = true;

@@ -68,6 +68,7 @@ class TapFanOutTest {
     static final int TAP_PORT = dev.hypha.testing.FreePorts.outsideEphemeralRange();
     static final String WEB_ID = "web.shop.serviceaccount.identity.cluster.local";
     static final List<String> callers = new CopyOnWriteArrayList<>();
+    static final java.util.concurrent.atomic.AtomicInteger spanCalls = new java.util.concurrent.atomic.AtomicInteger();
     static Server proxy;
 
     public static final class Profile implements QuarkusTestProfile {
@@ -113,7 +114,10 @@ class TapFanOutTest {
         var stats = new StatsGrpc.StatsImplBase() {
             @Override
             public void get(StatsRequest req, StreamObserver<StatsResponse> out) {
-                out.onNext(StatsResponse.newBuilder().setWindowSeconds(req.getWindowSeconds()).addLatencyBoundsMs(1)
+                // two answers in a row differ in their span, as proxies answering a moment apart do
+                long span = req.getWindowSeconds() * 1000L + (spanCalls.getAndIncrement() % 2 == 0 ? 1000 : 3500);
+                out.onNext(StatsResponse.newBuilder().setWindowSeconds(req.getWindowSeconds()).setSpanMillis(span)
+                        .addLatencyBoundsMs(1)
                         .addLatencyBoundsMs(2).addWorkloads(WorkloadStats.newBuilder().setPods(1).setMeshedPods(1)
                                 .setIdentity(WEB_ID).setTcpOpenConnections(2)
                                 .addSeries(Series.newBuilder().setDirection(Direction.INBOUND)
@@ -197,6 +201,7 @@ class TapFanOutTest {
         assertEquals(web, w.getResource());
         assertEquals(2, w.getMeshedPods(), "both pods' proxies answered");
         assertEquals(30, r.getWindowSeconds());
+        assertEquals(33_500, r.getSpanMillis(), "the longer of the two proxies' spans");
         assertEquals(WEB_ID, w.getIdentity());
         assertEquals(4, w.getTcpOpenConnections());
         Series s = w.getSeries(0);

@@ -12,7 +12,7 @@ public final class ProxyMetrics {
 
     public final Registry registry = new Registry();
     /** Exact rolling-window statistics per route and destination (served at {@code /stats}). */
-    public final RollingStats stats = new RollingStats(System::nanoTime, 2000);
+    public final RollingStats stats = new RollingStats(RollingStats.wallAlignedClock(), 2000);
     /** The taps open now (served on the tap port); requests ask it whether anyone taps. */
     public final dev.hypha.proxy.tap.Taps taps = new dev.hypha.proxy.tap.Taps();
 

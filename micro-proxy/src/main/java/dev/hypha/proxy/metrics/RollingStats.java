@@ -9,19 +9,26 @@ import java.util.function.LongSupplier;
 
 /**
  * Exact rolling-window statistics per (direction, authority, route): success and failure counts and a latency
- * histogram over the last {@link #WINDOW_NANOS} (six 10-second buckets), kept by the proxy itself so that
- * {@code hypha stat} and {@code hypha routes} need no Prometheus. Memory is bounded: at most {@code maxKeys}
- * series (past that, new ones are counted as dropped), and a series with no traffic for a whole window is removed
- * when a snapshot is taken. Recording takes a lock per series, never a global one. Beside the series, the proxy
- * keeps its edges (which peers it talked to, with their identities) the same way.
+ * histogram in 10-second buckets, kept by the proxy itself so that {@code hypha stat} and {@code hypha routes} need
+ * no Prometheus. A window of n buckets (1 to {@link #BUCKETS}) is the n whole buckets before the current one plus
+ * the part of the current one that has passed: it covers at least the window asked for and never comes back empty
+ * just after a bucket boundary, and its exact length comes with it ({@link Window#spanNanos()}), so that a rate is
+ * the counts divided by the time they were counted in. Bucket boundaries fall on multiples of 10 s of wall-clock
+ * time ({@link #wallAlignedClock()}), so every proxy's window over the same moment covers the same span and the
+ * control plane can add them up. Memory is bounded: at most {@code maxKeys} series (past that, new ones are
+ * counted as dropped), and a series with no traffic for the whole retained time is removed when a snapshot is
+ * taken. Recording takes a lock per series, never a global one. Beside the series, the proxy keeps its edges (which
+ * peers it talked to, with their identities) the same way.
  */
 public final class RollingStats {
     /** Upper bounds of the latency buckets, in milliseconds (the last bucket is everything above). */
     public static final long[] BOUNDS_MS = {1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000,
         3000, 4000, 5000, 10000, 20000, 30000, 40000, 50000};
-    static final int BUCKETS = 6;
-    static final long BUCKET_NANOS = 10_000_000_000L;
-    public static final long WINDOW_NANOS = BUCKETS * BUCKET_NANOS;
+    /** Whole buckets a window can ask for (a minute). */
+    public static final int BUCKETS = 6;
+    public static final long BUCKET_NANOS = 10_000_000_000L;
+    /** Buckets kept: the whole ones a window can ask for and the current one. */
+    static final int RETAINED = BUCKETS + 1;
 
     private final LongSupplier nanoClock;
     private final int maxKeys;
@@ -29,9 +36,22 @@ public final class RollingStats {
     private final Map<EdgeKey, Series> edges = new ConcurrentHashMap<>();
     private final LongAdder dropped = new LongAdder();
 
+    /**
+     * @param nanoClock a monotonic clock in nanoseconds; bucket boundaries fall where it crosses a multiple of 10 s
+     *                  ({@link #wallAlignedClock()} in the proxy)
+     */
     public RollingStats(LongSupplier nanoClock, int maxKeys) {
         this.nanoClock = nanoClock;
         this.maxKeys = maxKeys;
+    }
+
+    /**
+     * {@link System#nanoTime()} shifted once, at the call, to read as nanoseconds since the epoch: monotonic, and
+     * its multiples of 10 s fall on the wall clock's, as on every other proxy whose node keeps time.
+     */
+    public static LongSupplier wallAlignedClock() {
+        long offset = System.currentTimeMillis() * 1_000_000L - System.nanoTime();
+        return () -> System.nanoTime() + offset;
     }
 
     record Key(String direction, String authority, String route) {
@@ -181,16 +201,27 @@ public final class RollingStats {
         }
     }
 
-    /** Every live series over the last window; series idle for a whole window are removed. */
+    /**
+     * Statistics over a window: the series and edges with traffic in it and the exact time it covers (the whole
+     * buckets asked for and the passed part of the current one).
+     */
+    public record Window(long spanNanos, List<Snapshot> series, List<EdgeSnapshot> edges) {
+    }
+
+    /** Every live series over the longest window (a minute and the current bucket's passed part). */
     public List<Snapshot> snapshot() {
-        return snapshot(BUCKETS);
+        return window(BUCKETS).series();
     }
 
     /**
-     * Every series with traffic over the last {@code buckets} 10-second buckets (1 to 6; the current, partial one
-     * included); series idle for the whole retained window are removed.
+     * The series and edges with traffic over the {@code buckets} whole 10-second buckets before the current one
+     * (1 to {@link #BUCKETS}) and the current one's passed part; series and edges idle for the whole retained time
+     * are removed.
      */
-    public List<Snapshot> snapshot(int buckets) {
+    public Window window(int buckets) {
+        if (buckets < 1 || buckets > BUCKETS) {
+            throw new IllegalArgumentException("a window is 1 to " + BUCKETS + " buckets, not " + buckets);
+        }
         long now = nanoClock.getAsLong();
         List<Snapshot> out = new ArrayList<>();
         for (Map.Entry<Key, Series> e : series.entrySet()) {
@@ -203,36 +234,30 @@ public final class RollingStats {
                         sums.trySuccess, sums.tryFailure, sums.hist));
             }
         }
-        return out;
+        List<EdgeSnapshot> edgesOut = new ArrayList<>();
+        for (Map.Entry<EdgeKey, Series> e : edges.entrySet()) {
+            Series.Sums sums = e.getValue().sums(now, buckets);
+            if (sums == null) {
+                edges.remove(e.getKey(), e.getValue());
+            } else if (sums.success > 0) {
+                edgesOut.add(new EdgeSnapshot(e.getKey(), sums.success));
+            }
+        }
+        return new Window(buckets * BUCKET_NANOS + Math.floorMod(now, BUCKET_NANOS), out, edgesOut);
     }
 
     /** One edge's requests over the window. */
     public record EdgeSnapshot(EdgeKey edge, long requests) {
     }
 
-    /** Every edge with traffic over the last {@code buckets} buckets; idle edges are removed. */
-    public List<EdgeSnapshot> edges(int buckets) {
-        long now = nanoClock.getAsLong();
-        List<EdgeSnapshot> out = new ArrayList<>();
-        for (Map.Entry<EdgeKey, Series> e : edges.entrySet()) {
-            Series.Sums sums = e.getValue().sums(now, buckets);
-            if (sums == null) {
-                edges.remove(e.getKey(), e.getValue());
-            } else if (sums.success > 0) {
-                out.add(new EdgeSnapshot(e.getKey(), sums.success));
-            }
-        }
-        return out;
-    }
-
     /** One series: a ring of buckets, each stamped with the 10-second slot it holds. */
     static final class Series {
-        private final long[] slot = new long[BUCKETS];
-        private final long[] success = new long[BUCKETS];
-        private final long[] failure = new long[BUCKETS];
-        private final long[] trySuccess = new long[BUCKETS];
-        private final long[] tryFailure = new long[BUCKETS];
-        private final long[][] hist = new long[BUCKETS][BOUNDS_MS.length + 1];
+        private final long[] slot = new long[RETAINED];
+        private final long[] success = new long[RETAINED];
+        private final long[] failure = new long[RETAINED];
+        private final long[] trySuccess = new long[RETAINED];
+        private final long[] tryFailure = new long[RETAINED];
+        private final long[][] hist = new long[RETAINED][BOUNDS_MS.length + 1];
         private long lastSlot = Long.MIN_VALUE;
         private boolean retired;
 
@@ -242,7 +267,7 @@ public final class RollingStats {
 
         private int slotFor(long now) {
             long s = Math.floorDiv(now, BUCKET_NANOS);
-            int i = (int) Math.floorMod(s, (long) BUCKETS);
+            int i = (int) Math.floorMod(s, (long) RETAINED);
             if (slot[i] != s) {
                 slot[i] = s;
                 success[i] = 0;
@@ -281,19 +306,19 @@ public final class RollingStats {
         }
 
         /**
-         * Sums over the last {@code buckets} slots; null when idle for the whole retained window, and the series is
-         * then retired: it records nothing more (whoever holds it looks it up again), so no request recorded into
-         * it after the check is lost with it.
+         * Sums over the current slot and the {@code buckets} before it; null when idle for all the retained slots,
+         * and the series is then retired: it records nothing more (whoever holds it looks it up again), so no
+         * request recorded into it after the check is lost with it.
          */
         synchronized Sums sums(long now, int buckets) {
             long current = Math.floorDiv(now, BUCKET_NANOS);
-            if (retired || lastSlot <= current - BUCKETS) {
+            if (retired || lastSlot <= current - RETAINED) {
                 retired = true;
                 return null;
             }
             Sums out = new Sums();
-            for (int i = 0; i < BUCKETS; i++) {
-                if (slot[i] > current - buckets && slot[i] <= current) {
+            for (int i = 0; i < RETAINED; i++) {
+                if (slot[i] >= current - buckets && slot[i] <= current) {
                     out.success += success[i];
                     out.failure += failure[i];
                     out.trySuccess += trySuccess[i];

@@ -34,7 +34,8 @@ public final class StatsAnswer {
         if (id != null) {
             w.setIdentity(id);
         }
-        for (RollingStats.Snapshot s : stats.snapshot(window / 10)) {
+        RollingStats.Window win = stats.window(window / 10);
+        for (RollingStats.Snapshot s : win.series()) {
             Series.Builder b = Series.newBuilder().setDirection(direction(s.direction())).setAuthority(s.authority())
                     .setRoute(s.route()).setSuccess(s.success()).setFailure(s.failure())
                     .setActualSuccess(s.actualSuccess()).setActualFailure(s.actualFailure());
@@ -43,7 +44,7 @@ public final class StatsAnswer {
             }
             w.addSeries(b);
         }
-        for (RollingStats.EdgeSnapshot e : stats.edges(window / 10)) {
+        for (RollingStats.EdgeSnapshot e : win.edges()) {
             RollingStats.EdgeKey k = e.edge();
             boolean out = k.direction().equals("outbound");
             Edge.Builder b = Edge.newBuilder().setDirection(direction(k.direction())).setPeerAddress(k.peerAddress())
@@ -64,7 +65,8 @@ public final class StatsAnswer {
             }
             w.addEdges(b);
         }
-        StatsResponse.Builder r = StatsResponse.newBuilder().setWindowSeconds(window).addWorkloads(w);
+        StatsResponse.Builder r = StatsResponse.newBuilder().setWindowSeconds(window)
+                .setSpanMillis(win.spanNanos() / 1_000_000).addWorkloads(w);
         for (long b : RollingStats.BOUNDS_MS) {
             r.addLatencyBoundsMs(b);
         }

@@ -37,6 +37,14 @@ class RollingStatsThroughMeshTest {
             assertEquals(10, n[1], in);
             assertTrue(out.contains("\"route\": \"[DEFAULT]\""), out);
             assertTrue(out.contains("\"windowSeconds\": 60"), out);
+            // the minute and the passed part of the current bucket; the rate is the 40 requests over that span
+            Matcher span = Pattern.compile("\"spanSeconds\": ([0-9.]+)").matcher(out);
+            assertTrue(span.find(), out);
+            double seconds = Double.parseDouble(span.group(1));
+            assertTrue(seconds >= 60 && seconds < 70, out);
+            Matcher rps = Pattern.compile("\"rps\": ([0-9.]+)").matcher(out);
+            assertTrue(rps.find(), out);
+            assertEquals(40 / seconds, Double.parseDouble(rps.group(1)), 0.0015, out);
         }
     }
 

@@ -289,9 +289,11 @@ class TapThroughMeshTest {
         assertTrue(w.getEdgesList().stream().anyMatch(e -> e.getDirection() == Direction.OUTBOUND && e.getSecured()
                 && e.getServerIdentity().equals(Mesh.ID_B) && e.getClientIdentity().equals(Mesh.ID_A)),
                 w.getEdgesList().toString());
-        // two buckets: a 10-second window is the current bucket only, which a slot boundary passing between the
-        // requests and this query leaves empty (the load above ended moments ago, so 20 s hold it either way)
-        StatsResponse server = serverTap.stats(StatsRequest.newBuilder().setWindowSeconds(20).build());
+        // a 10-second window holds the whole bucket before the current one as well, so a bucket boundary passing
+        // between the requests and this query loses nothing (it was the current bucket only before, and came back
+        // empty then); its span says how long it covered
+        StatsResponse server = serverTap.stats(StatsRequest.newBuilder().setWindowSeconds(10).build());
+        assertTrue(server.getSpanMillis() >= 10_000 && server.getSpanMillis() < 20_000, server.toString());
         assertTrue(server.getWorkloads(0).getEdgesList().stream().anyMatch(e -> e.getDirection() == Direction.INBOUND
                 && e.getSecured() && e.getClientIdentity().equals(Mesh.ID_A)), server.toString());
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
