@@ -5,16 +5,13 @@
 #   test_classpath MODULE FILE    writes the class path to FILE (Maven's output to FILE.log)
 test_classpath() {
   local module=$1 file=$2
-  if ./mvnw -B -q -ntp -pl "$module" dependency:build-classpath -Dmdep.includeScope=test \
-      -Dmdep.outputFile="$file" > "$file.log" 2>&1; then
-    return 0
-  fi
+  _classpath_ask() {  # (bash functions are global: a name no script uses)
+    ./mvnw -B -q -ntp -pl "$module" dependency:build-classpath -Dmdep.includeScope=test \
+      -Dmdep.outputFile="$file" > "$file.log" 2>&1
+  }
+  _classpath_ask && return 0
   echo "building and installing (the class path of $module names artifacts the local Maven repository lacks)..."
-  if ./mvnw -B -q -ntp -DskipTests install > "$file.install.log" 2>&1 \
-      && ./mvnw -B -q -ntp -pl "$module" dependency:build-classpath -Dmdep.includeScope=test \
-        -Dmdep.outputFile="$file" > "$file.log" 2>&1; then
-    return 0
-  fi
+  ./mvnw -B -q -ntp -DskipTests install > "$file.install.log" 2>&1 && _classpath_ask && return 0
   echo "bench: cannot resolve the test class path of $module; Maven's output: $file.log, $file.install.log" >&2
   return 1
 }
