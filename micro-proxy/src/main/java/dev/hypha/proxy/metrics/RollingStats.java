@@ -104,19 +104,10 @@ public final class RollingStats {
             return;
         }
         Key k = new Key(direction, authority, route);
-        for (int attempt = 0; attempt < 2; attempt++) {
-            Series s = series(series, k);
-            if (s == null) {
-                return;
-            }
-            if (s.record(now, success, latencyNanos, triesSucceeded, triesFailed)) {
-                if (last != null) {
-                    last.key = k;
-                    last.series = s;
-                }
-                return;
-            }
-            series.remove(k, s); // a snapshot found it idle and retired it just now: a fresh one takes the request
+        Series s = recordInto(series, k, now, success, latencyNanos, triesSucceeded, triesFailed);
+        if (s != null && last != null) {
+            last.key = k;
+            last.series = s;
         }
     }
 
@@ -132,32 +123,35 @@ public final class RollingStats {
                 && last.series.record(now, true, 0, 0, 0)) {
             return;
         }
-        for (int attempt = 0; attempt < 2; attempt++) {
-            Series s = series(edges, edge);
-            if (s == null) {
-                return;
-            }
-            if (s.record(now, true, 0, 0, 0)) {
-                if (last != null) {
-                    last.edge = edge;
-                    last.series = s;
-                }
-                return;
-            }
-            edges.remove(edge, s);
+        Series s = recordInto(edges, edge, now, true, 0, 0, 0);
+        if (s != null && last != null) {
+            last.edge = edge;
+            last.series = s;
         }
     }
 
-    private <K> Series series(Map<K, Series> map, K k) {
-        Series s = map.get(k);
-        if (s == null) {
-            if (map.size() >= maxKeys) {
-                dropped.increment();
-                return null;
+    /**
+     * Records into {@code map}'s series of {@code k}, made when missing; the series it went into, or null when the
+     * map is full (counted as dropped). A series a snapshot retired just now (idle for the retained time) takes
+     * nothing: it leaves the map and a fresh one takes the request.
+     */
+    private <K> Series recordInto(Map<K, Series> map, K k, long now, boolean ok, long latencyNanos, int triesOk,
+            int triesFailed) {
+        for (int attempt = 0; attempt < 2; attempt++) {
+            Series s = map.get(k);
+            if (s == null) {
+                if (map.size() >= maxKeys) {
+                    dropped.increment();
+                    return null;
+                }
+                s = map.computeIfAbsent(k, x -> new Series());
             }
-            s = map.computeIfAbsent(k, x -> new Series());
+            if (s.record(now, ok, latencyNanos, triesOk, triesFailed)) {
+                return s;
+            }
+            map.remove(k, s);
         }
-        return s;
+        return null;
     }
 
     /** The series of (direction, authority, route) a caller recorded last. Not thread-safe: one per connection. */
