@@ -39,7 +39,9 @@ import org.jboss.logging.Logger;
  * numbered) to the ready, non-terminating addresses of the service's EndpointSlices; {@code <pod-ip>:<port>} to
  * that pod. An endpoint whose pod runs a Hypha proxy (a container named {@code hypha-proxy}) carries the
  * identity of the pod's ServiceAccount and the h2 hint. Every informer event re-computes the targets being
- * watched and notifies those that changed.
+ * watched and notifies those that changed; a target is computed from indexes (a service's EndpointSlices by the
+ * service, a Service by its ClusterIP, a Pod by its IP), so the cost of an event grows with the targets watched
+ * and their own endpoints, not with the size of the cluster.
  */
 @ApplicationScoped
 @Typed(KubernetesSource.class)
@@ -49,6 +51,13 @@ public class KubernetesSource implements ServiceSource {
     static final ResourceDefinitionContext PROFILES = new ResourceDefinitionContext.Builder()
             .withGroup("hypha.dev").withVersion("v1alpha1").withPlural("serviceprofiles").withKind("ServiceProfile")
             .withNamespaced(true).build();
+
+    /** EndpointSlices by the service they belong to: {@code <namespace>/<service>}. */
+    static final String SLICES_BY_SERVICE = "service";
+    /** Services by their ClusterIP (not for headless ones). */
+    static final String SERVICES_BY_CLUSTER_IP = "clusterIP";
+    /** Pods by their IP. */
+    static final String PODS_BY_IP = "podIP";
 
     private final ControlConfig config;
     private final Instance<KubernetesClient> clientInstance;
@@ -91,15 +100,34 @@ public class KubernetesSource implements ServiceSource {
                 changed();
             }
         };
-        services = client.services().inAnyNamespace().inform(cast(h), 0);
-        slices = client.discovery().v1().endpointSlices().inAnyNamespace().inform(cast(h), 0);
-        pods = client.pods().inAnyNamespace().inform(cast(h), 0);
+        services = client.services().inAnyNamespace()
+                .withIndexers(Map.of(SERVICES_BY_CLUSTER_IP, KubernetesSource::clusterIp)).inform(cast(h), 0);
+        slices = client.discovery().v1().endpointSlices().inAnyNamespace()
+                .withIndexers(Map.of(SLICES_BY_SERVICE, KubernetesSource::sliceService)).inform(cast(h), 0);
+        pods = client.pods().inAnyNamespace().withIndexers(Map.of(PODS_BY_IP, KubernetesSource::podIp))
+                .inform(cast(h), 0);
         profiles = client.genericKubernetesResources(PROFILES).inAnyNamespace().inform(cast(h), 0);
         if (config.linkerdProfiles()) {
             linkerdProfiles = client.genericKubernetesResources(LINKERD_PROFILES).inAnyNamespace().inform(cast(h), 0);
             LOG.info("also reading linkerd.io/v1alpha2 ServiceProfiles (a hypha.dev profile for the same service wins)");
         }
         LOG.info("watching Services, EndpointSlices, Pods and ServiceProfiles in all namespaces");
+    }
+
+    static List<String> clusterIp(Service svc) {
+        String ip = svc.getSpec() == null ? null : svc.getSpec().getClusterIP();
+        return ip == null || ip.isEmpty() || "None".equals(ip) ? List.of() : List.of(ip);
+    }
+
+    static List<String> sliceService(EndpointSlice slice) {
+        Map<String, String> labels = slice.getMetadata().getLabels();
+        String name = labels == null ? null : labels.get("kubernetes.io/service-name");
+        return name == null ? List.of() : List.of(slice.getMetadata().getNamespace() + "/" + name);
+    }
+
+    static List<String> podIp(Pod pod) {
+        String ip = pod.getStatus() == null ? null : pod.getStatus().getPodIP();
+        return ip == null || ip.isEmpty() ? List.of() : List.of(ip);
     }
 
     @SuppressWarnings("unchecked")
@@ -170,13 +198,13 @@ public class KubernetesSource implements ServiceSource {
         int colon = authority.lastIndexOf(':');
         String host = authority.substring(0, colon);
         int port = Integer.parseInt(authority.substring(colon + 1));
-        if (host.matches("[0-9.]+")) {
+        if (ipv4(host)) {
             // a Service's ClusterIP (what transparent mode sees as the original destination), else a pod IP
-            for (Service svc : services.getStore().list()) {
-                if (host.equals(svc.getSpec().getClusterIP())) {
-                    return get(svc.getMetadata().getName() + "." + svc.getMetadata().getNamespace() + ".svc."
-                            + config.clusterDomain() + ":" + port);
-                }
+            List<Service> byIp = services.getIndexer().byIndex(SERVICES_BY_CLUSTER_IP, host);
+            if (!byIp.isEmpty()) {
+                Service svc = byIp.get(0);
+                return get(svc.getMetadata().getName() + "." + svc.getMetadata().getNamespace() + ".svc."
+                        + config.clusterDomain() + ":" + port);
             }
             return podTarget(host, port);
         }
@@ -206,14 +234,7 @@ public class KubernetesSource implements ServiceSource {
             return new Snapshot(true, List.of(), List.of(), profile);
         }
         List<Endpoint> eps = new ArrayList<>();
-        for (EndpointSlice slice : slices.getStore().list()) {
-            if (!ns.equals(slice.getMetadata().getNamespace())) {
-                continue;
-            }
-            Map<String, String> labels = slice.getMetadata().getLabels();
-            if (labels == null || !name.equals(labels.get("kubernetes.io/service-name"))) {
-                continue;
-            }
+        for (EndpointSlice slice : slices.getIndexer().byIndex(SLICES_BY_SERVICE, ns + "/" + name)) {
             Integer targetPort = slicePort(slice, sp, port);
             if (targetPort == null) {
                 continue;
@@ -262,12 +283,23 @@ public class KubernetesSource implements ServiceSource {
     }
 
     private Snapshot podTarget(String ip, int port) {
-        for (Pod pod : pods.getStore().list()) {
-            if (pod.getStatus() != null && ip.equals(pod.getStatus().getPodIP())) {
-                return new Snapshot(true, List.of(endpoint(ip, port, pod, null)), List.of());
+        List<Pod> byIp = pods.getIndexer().byIndex(PODS_BY_IP, ip);
+        return byIp.isEmpty() ? Snapshot.UNKNOWN
+                : new Snapshot(true, List.of(endpoint(ip, port, byIp.get(0), null)), List.of());
+    }
+
+    /** Digits and dots only (what {@code get} takes for an address rather than a service name). */
+    private static boolean ipv4(String host) {
+        if (host.isEmpty()) {
+            return false;
+        }
+        for (int i = 0; i < host.length(); i++) {
+            char c = host.charAt(i);
+            if ((c < '0' || c > '9') && c != '.') {
+                return false;
             }
         }
-        return Snapshot.UNKNOWN;
+        return true;
     }
 
     private Endpoint endpoint(String ip, int port, Pod pod, String zone) {
