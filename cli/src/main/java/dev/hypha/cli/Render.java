@@ -157,7 +157,7 @@ final class Render {
         m.put("actual_requests", t.actualSuccess + t.actualFailure);
         m.put("actual_failures", t.actualFailure);
         m.put("window_seconds", (long) r.getWindowSeconds());
-        m.put("span_millis", r.getSpanMillis() > 0 ? r.getSpanMillis() : r.getWindowSeconds() * 1000L);
+        m.put("span_millis", Math.round(spanSeconds(r) * 1000));
         return m;
     }
 
