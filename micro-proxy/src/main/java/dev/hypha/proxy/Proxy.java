@@ -27,7 +27,10 @@ import io.netty.channel.ChannelOption;
 import io.netty.handler.ssl.SslProvider;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Logger;
@@ -73,6 +76,18 @@ public final class Proxy {
     }
 
     public static Proxy start(ProxyConfig cfg, OrigDstLookup origDst) throws TlsConfigException, InterruptedException {
+        // Two parts of the start-up need nothing from the rest and run beside it, each on a short-lived thread: the
+        // identity's key and CSR, and (transparent mode) the SO_ORIGINAL_DST downcall (bench/README.md, "Start to ready").
+        FutureTask<IdentityClient.KeyMaterial> keys = null;
+        if (cfg.identityAddr() != null) {
+            keys = besideStart("hypha-start-key", () -> IdentityClient.KeyMaterial.make(cfg.identityName()));
+        }
+        if (cfg.mode() == ProxyConfig.Mode.TRANSPARENT) {
+            besideStart("hypha-start-origdst", () -> {
+                origDst.prepare();
+                return null;
+            });
+        }
         ProxyMetrics metrics = new ProxyMetrics();
         SslProvider provider = MeshTls.provider(cfg.tlsProvider());
         Credentials creds = null;
@@ -93,6 +108,28 @@ public final class Proxy {
         io.netty.handler.ssl.SslContext controlTls = null;
         if (!cfg.controlPlaintext() && (cfg.destinationAddr() != null || cfg.identityAddr() != null)) {
             controlTls = ControlTls.context(cfg, provider);
+        }
+        // The certificate request goes out before the listeners are set up, so that its round trip overlaps theirs.
+        IdentityClient identity = null;
+        if (keys != null) {
+            try {
+                List<X509Certificate> anchors = MeshTls.certificates(anchorsOf(cfg), "trust anchors");
+                identity = new IdentityClient(cfg.identityName(), cfg.identityAddr(), cfg.identityTokenFile(), anchors,
+                        store, metrics, provider, transports, controlTls, cfg.controlIdentity(), keys.get());
+            } catch (TlsConfigException e) {
+                closeAll(null, null, null, null, transports);
+                throw e;
+            } catch (ExecutionException e) {
+                closeAll(null, null, null, null, transports);
+                throw new TlsConfigException("cannot make the identity's key and CSR: " + e.getCause());
+            } catch (RuntimeException e) {
+                closeAll(null, null, null, null, transports);
+                throw new TlsConfigException("cannot start the identity client: " + e.getMessage());
+            } catch (InterruptedException e) {
+                closeAll(null, null, null, null, transports);
+                throw e;
+            }
+            identity.start();
         }
         dev.hypha.proxy.discovery.DestinationClient discovery = null;
         dev.hypha.proxy.discovery.ProfileClient profiles = null;
@@ -159,29 +196,11 @@ public final class Proxy {
                                 return c == null ? null : c.identity();
                             })), true);
         } catch (RuntimeException | InterruptedException e) {
-            for (Channel c : new Channel[] {out, in, adm, tap}) {
-                if (c != null) {
-                    c.close();
-                }
+            if (identity != null) {
+                identity.close();
             }
-            transports.group().shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            closeAll(out, in, adm, tap, transports);
             throw e;
-        }
-        IdentityClient identity = null;
-        if (cfg.identityAddr() != null) {
-            try {
-                List<X509Certificate> anchors = MeshTls.certificates(anchorsOf(cfg),
-                        "trust anchors");
-                identity = new IdentityClient(cfg.identityName(), cfg.identityAddr(), cfg.identityTokenFile(), anchors,
-                        store, metrics, provider, transports, controlTls, cfg.controlIdentity());
-            } catch (TlsConfigException e) {
-                closeAll(out, in, adm, tap, transports);
-                throw e;
-            } catch (Exception e) {
-                closeAll(out, in, adm, tap, transports);
-                throw new TlsConfigException("cannot start the identity client: " + e.getMessage());
-            }
-            identity.start();
         }
         self[0] = new Proxy(rt, out, in, adm, tap, identity);
         LOG.info("hypha-proxy listening: outbound " + out.localAddress() + ", inbound " + in.localAddress()
@@ -189,6 +208,13 @@ public final class Proxy {
                 + (transports.epoll() ? "epoll" : "nio") + ", tls " + provider.name().toLowerCase()
                 + (creds != null ? ", identity " + creds.identity() : ", no identity") + ")");
         return self[0];
+    }
+
+    /** Runs start-up work on a daemon thread of its own; its result (or failure) is the task's. */
+    private static <T> FutureTask<T> besideStart(String name, Callable<T> work) {
+        FutureTask<T> task = new FutureTask<>(work);
+        Thread.ofPlatform().name(name).daemon().start(task);
+        return task;
     }
 
     private static Channel bind(ProxyRuntime rt, HostPort addr, ChannelHandler init) throws InterruptedException {

@@ -19,7 +19,6 @@ import java.nio.ByteOrder;
  * descriptor of an accepted epoll socket. IPv4 only (IPv6 redirection uses IP6T_SO_ORIGINAL_DST; not yet handled).
  */
 final class SoOriginalDst implements OrigDstLookup {
-    static final SoOriginalDst INSTANCE = new SoOriginalDst();
 
     private static final int SOL_IP = 0;
     private static final int SO_ORIGINAL_DST = 80;
@@ -64,6 +63,56 @@ final class SoOriginalDst implements OrigDstLookup {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException("getsockopt(SO_ORIGINAL_DST) failed", t);
+        }
+    }
+
+    /**
+     * The lookup the proxy uses: the downcall is made once, by {@link #prepare()} or by the first lookup, whichever
+     * comes first. A set-up that fails makes every lookup fail with its cause (the connection is then closed and
+     * counted as {@code no_original_destination}) instead of taking the proxy down.
+     */
+    static final class Deferred implements OrigDstLookup {
+        static final Deferred INSTANCE = new Deferred();
+
+        private volatile SoOriginalDst lookup;
+        private Throwable failed; // guarded by this
+
+        private Deferred() {
+        }
+
+        @Override
+        public void prepare() {
+            try {
+                ready();
+            } catch (IllegalStateException e) {
+                java.util.logging.Logger.getLogger(SoOriginalDst.class.getName()).warning(e.getMessage());
+            }
+        }
+
+        @Override
+        public InetSocketAddress lookup(Channel accepted) throws Exception {
+            return ready().lookup(accepted);
+        }
+
+        private SoOriginalDst ready() {
+            SoOriginalDst l = lookup;
+            if (l != null) {
+                return l;
+            }
+            synchronized (this) {
+                if (lookup == null && failed == null) {
+                    try {
+                        lookup = new SoOriginalDst();
+                    } catch (RuntimeException | LinkageError e) {
+                        failed = e;
+                    }
+                }
+                if (failed != null) {
+                    throw new IllegalStateException("transparent mode cannot read SO_ORIGINAL_DST: the FFM downcall to "
+                            + "getsockopt could not be made (" + failed + ")", failed);
+                }
+                return lookup;
+            }
         }
     }
 }
