@@ -99,7 +99,7 @@ public final class IdentityClient implements AutoCloseable {
     private void attempt() {
         Duration next;
         try {
-            byte[] token = Files.readAllBytes(tokenFile);
+            byte[] token = token(Files.readAllBytes(tokenFile));
             CertifyRequest req = CertifyRequest.newBuilder().setIdentity(identity)
                     .setToken(ByteString.copyFrom(token)).setCertificateSigningRequest(ByteString.copyFrom(csr)).build();
             CertifyResponse resp = channel.unary(METHOD, req, CertifyResponse.parser(), Duration.ofSeconds(10)).get();
@@ -123,6 +123,27 @@ public final class IdentityClient implements AutoCloseable {
         if (!timer.isShutdown()) {
             timer.schedule(this::attempt, next.toMillis(), TimeUnit.MILLISECONDS);
         }
+    }
+
+    /**
+     * The token as the file holds it, without the whitespace around it: a token never contains any, and a file
+     * written by {@code curl -X POST .../join-tokens > token} or {@code echo} ends with a newline that the control
+     * plane would refuse as a malformed token.
+     */
+    static byte[] token(byte[] file) {
+        int from = 0;
+        int to = file.length;
+        while (from < to && isAsciiSpace(file[from])) {
+            from++;
+        }
+        while (to > from && isAsciiSpace(file[to - 1])) {
+            to--;
+        }
+        return from == 0 && to == file.length ? file : java.util.Arrays.copyOfRange(file, from, to);
+    }
+
+    private static boolean isAsciiSpace(byte b) {
+        return b == ' ' || b == '\n' || b == '\r' || b == '\t';
     }
 
     private static String describe(Throwable t) {

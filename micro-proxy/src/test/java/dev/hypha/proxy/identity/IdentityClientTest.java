@@ -1,5 +1,6 @@
 package dev.hypha.proxy.identity;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -143,6 +144,26 @@ class IdentityClientTest {
                 p.shutdown();
             }
         }
+    }
+
+    @Test
+    void aTokenFileEndingInANewlineCertifies() throws Exception {
+        TestPki pki = new TestPki("control-plane root");
+        Files.writeString(dir.resolve("anchors.pem"), TestPki.pem("CERTIFICATE", pki.root().getEncoded()));
+        try (FakeIdentityServer control = new FakeIdentityServer(pki, Duration.ofHours(1), 0)) {
+            // as `curl -X POST .../join-tokens?... > token` writes it; the mock control plane compares exactly
+            Proxy p = Proxy.start(ConfigParser.parse(env(Mesh.ID_A, control.port(), " token-for:" + Mesh.ID_A + "\r\n")),
+                    ch -> null);
+            try {
+                awaitReady(p);
+                assertEquals(1, control.issued(Mesh.ID_A));
+            } finally {
+                p.shutdown();
+            }
+        }
+        assertArrayEquals("abc".getBytes(StandardCharsets.US_ASCII),
+                IdentityClient.token("\tabc \n".getBytes(StandardCharsets.US_ASCII)));
+        assertArrayEquals(new byte[0], IdentityClient.token(" \n".getBytes(StandardCharsets.US_ASCII)));
     }
 
     @Test

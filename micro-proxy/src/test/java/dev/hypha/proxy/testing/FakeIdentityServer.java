@@ -52,7 +52,7 @@ public final class FakeIdentityServer implements AutoCloseable {
         if (refuseWith != null) {
             throw refuseWith.asRuntimeException();
         }
-        String token = r.getToken().toStringUtf8().trim();
+        String token = r.getToken().toStringUtf8(); // exactly, as the control plane checks it
         if (!token.equals("token-for:" + r.getIdentity())) {
             throw Status.PERMISSION_DENIED.withDescription("token does not prove " + r.getIdentity()).asRuntimeException();
         }
