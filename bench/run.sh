@@ -87,12 +87,15 @@ hypha_proxy() {
     HYPHA_PROXY_DESTINATIONS="$dests" "$JAVA" "${PFLAGS[@]}" "$@" "${JARGS[@]}" > "$OUT/$name.log" 2>&1 &
 }
 
-# --- AOT cache, trained on this build by the image's own training script (micro-proxy/docker/train-aot): one proxy
-# whose outbound side sends to its own inbound side, so one process runs both directions over mTLS. The cache holds
-# classes, not method profiles (replayed profiles cost CPU per request after warm-up).
+# --- AOT cache, trained on this build by the image's own training script (micro-proxy/docker/train-aot): one proxy,
+# certified by a local control plane, whose outbound side sends to its own inbound side, so one process runs both
+# directions over mTLS. The cache holds classes, not method profiles (replayed profiles cost CPU per request after
+# warm-up).
 echo "training the AOT cache (micro-proxy/docker/train-aot)..."
 JAVA="$JAVA" HYPHA_JAR=micro-proxy/target/hypha-proxy.jar HYPHA_NATIVE="$ROOT/micro-proxy/target/native/META-INF/native" \
-  HYPHA_TRAIN_PORTS="$(free_port) $(free_port) $(free_port) $(free_port)" HYPHA_TRAIN_LOG="$OUT/train.log" \
+  HYPHA_CONTROL_JAR="$ROOT/control/target/quarkus-app/quarkus-run.jar" \
+  HYPHA_TRAIN_PORTS="$(free_port) $(free_port) $(free_port) $(free_port) $(free_port) $(free_port)" \
+  HYPHA_TRAIN_LOG="$OUT/train.log" \
   micro-proxy/docker/train-aot "$AOT" "${PFLAGS[@]}" > "$OUT/train.txt" 2>&1 || { cat "$OUT/train.txt" >&2; exit 1; }
 PFLAGS+=(-XX:AOTCache="$AOT")
 
