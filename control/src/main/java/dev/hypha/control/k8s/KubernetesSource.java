@@ -6,6 +6,7 @@ import dev.hypha.control.destination.Endpoint;
 import dev.hypha.control.destination.ServiceSource;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -38,10 +39,12 @@ import org.jboss.logging.Logger;
  * {@code <svc>.<ns>.svc.<cluster-domain>:<port>} resolves through the service port (its target port, named or
  * numbered) to the ready, non-terminating addresses of the service's EndpointSlices; {@code <pod-ip>:<port>} to
  * that pod. An endpoint whose pod runs a Hypha proxy (a container named {@code hypha-proxy}) carries the
- * identity of the pod's ServiceAccount and the h2 hint. Every informer event re-computes the targets being
- * watched and notifies those that changed; a target is computed from indexes (a service's EndpointSlices by the
- * service, a Service by its ClusterIP, a Pod by its IP), so the cost of an event grows with the targets watched
- * and their own endpoints, not with the size of the cluster.
+ * identity of the pod's ServiceAccount and the h2 hint. An informer event re-computes the watched targets of its
+ * namespace (a service name's own namespace; for an address, the namespace of the Service or Pod it resolves to now
+ * or did at the last computation; an address that resolves to nothing, at every event) and notifies those that
+ * changed; a target is computed from indexes (a service's EndpointSlices by the service, a Service by its ClusterIP,
+ * a Pod by its IP), so the cost of an event grows with the targets watched in its namespace and their own endpoints,
+ * not with the size of the cluster.
  */
 @ApplicationScoped
 @Typed(KubernetesSource.class)
@@ -63,6 +66,10 @@ public class KubernetesSource implements ServiceSource {
     private final Instance<KubernetesClient> clientInstance;
     private final Map<String, List<Consumer<Snapshot>>> watchers = new ConcurrentHashMap<>();
     private final Map<String, Snapshot> lastSent = new ConcurrentHashMap<>();
+    /** The namespace each watched target resolved to when it was last computed (absent: none). */
+    private final Map<String, String> lastNamespace = new ConcurrentHashMap<>();
+    /** How many times each watched target was computed (guarded by this; what the tests read). */
+    private final Map<String, Long> computations = new HashMap<>();
     private final Map<String, DestinationProfile> lastGoodProfiles = new ConcurrentHashMap<>();
     private final Map<String, String> reportedInvalid = new ConcurrentHashMap<>();
     private SharedIndexInformer<Service> services;
@@ -87,17 +94,17 @@ public class KubernetesSource implements ServiceSource {
         ResourceEventHandler<Object> h = new ResourceEventHandler<>() {
             @Override
             public void onAdd(Object o) {
-                changed();
+                changed(o);
             }
 
             @Override
             public void onUpdate(Object a, Object b) {
-                changed();
+                changed(b); // a namespace never changes
             }
 
             @Override
             public void onDelete(Object o, boolean unknown) {
-                changed();
+                changed(o);
             }
         };
         services = client.services().inAnyNamespace()
@@ -159,11 +166,16 @@ public class KubernetesSource implements ServiceSource {
                 && profiles.hasSynced() && (linkerdProfiles == null || linkerdProfiles.hasSynced());
     }
 
-    private synchronized void changed() {
+    private synchronized void changed(Object event) {
+        String ns = event instanceof HasMetadata m && m.getMetadata() != null ? m.getMetadata().getNamespace() : null;
         for (Map.Entry<String, List<Consumer<Snapshot>>> w : watchers.entrySet()) {
-            Snapshot now = get(w.getKey());
-            if (!now.equals(lastSent.get(w.getKey()))) {
-                lastSent.put(w.getKey(), now);
+            String target = w.getKey();
+            if (ns != null && !touches(target, ns)) {
+                continue;
+            }
+            Snapshot now = compute(target);
+            if (!now.equals(lastSent.get(target))) {
+                lastSent.put(target, now);
                 for (Consumer<Snapshot> l : w.getValue()) {
                     l.accept(now);
                 }
@@ -171,10 +183,60 @@ public class KubernetesSource implements ServiceSource {
         }
     }
 
+    /** Whether an event in namespace {@code ns} can change what {@code target} resolves to. */
+    private boolean touches(String target, String ns) {
+        String now = namespaceOf(target);
+        String before = lastNamespace.get(target);
+        return now == null || before == null || ns.equals(now) || ns.equals(before);
+    }
+
+    /** {@link #get}, keeping the namespace the target resolved to; called with this locked. */
+    private Snapshot compute(String target) {
+        computations.merge(target, 1L, Long::sum);
+        Snapshot s = get(target);
+        String ns = namespaceOf(target);
+        if (ns == null) {
+            lastNamespace.remove(target);
+        } else {
+            lastNamespace.put(target, ns);
+        }
+        return s;
+    }
+
+    /** How many times a watched target was computed (when its watch started and on events since). */
+    synchronized long computations(String target) {
+        return computations.getOrDefault(target, 0L);
+    }
+
+    /**
+     * The namespace a target resolves to now: a service name's own, an address's Service (by ClusterIP) or Pod (by
+     * IP); null when it resolves to none.
+     */
+    private String namespaceOf(String authority) {
+        int colon = authority.lastIndexOf(':');
+        String host = colon < 0 ? authority : authority.substring(0, colon);
+        if (ipv4(host)) {
+            List<Service> byIp = services.getIndexer().byIndex(SERVICES_BY_CLUSTER_IP, host);
+            if (!byIp.isEmpty()) {
+                return byIp.get(0).getMetadata().getNamespace();
+            }
+            List<Pod> pod = pods.getIndexer().byIndex(PODS_BY_IP, host);
+            return pod.isEmpty() ? null : pod.get(0).getMetadata().getNamespace();
+        }
+        String suffix = ".svc." + config.clusterDomain();
+        if (!host.endsWith(suffix)) {
+            return null;
+        }
+        String[] p = host.substring(0, host.length() - suffix.length()).split("\\.", -1);
+        return p.length == 2 ? p[1] : null;
+    }
+
     @Override
     public AutoCloseable watch(String authority, Consumer<Snapshot> listener) {
         synchronized (this) {
-            lastSent.putIfAbsent(authority, get(authority));
+            if (!lastSent.containsKey(authority)) {
+                lastSent.put(authority, services == null ? get(authority) : compute(authority));
+            }
             watchers.computeIfAbsent(authority, k -> new CopyOnWriteArrayList<>()).add(listener);
         }
         return () -> {
@@ -185,6 +247,8 @@ public class KubernetesSource implements ServiceSource {
                 });
                 if (!watchers.containsKey(authority)) {
                     lastSent.remove(authority);
+                    lastNamespace.remove(authority);
+                    computations.remove(authority);
                 }
             }
         };

@@ -71,6 +71,9 @@ class KubernetesModeTest {
     @Inject
     KubernetesClient client;
 
+    @Inject
+    KubernetesSource source;
+
     @KubernetesTestServer
     KubernetesServer mockServer;
 
@@ -170,7 +173,8 @@ class KubernetesModeTest {
         assertEquals(ByteString.copyFrom(new byte[] {10, 1, 0, 6}), down.getRemove().getAddrs(0).getIp());
 
         // the ClusterIP (transparent mode's original destination) resolves to the same endpoints
-        Update byClusterIp = next(watch("10.96.0.10:80"));
+        Streams<Update> ipq = watch("10.96.0.10:80");
+        Update byClusterIp = next(ipq);
         assertTrue(byClusterIp.hasAdd() && byClusterIp.getAdd().getAddrsCount() == 1, byClusterIp.toString());
         assertEquals(8080, byClusterIp.getAdd().getAddrs(0).getAddr().getPort());
 
@@ -179,10 +183,59 @@ class KubernetesModeTest {
         assertTrue(podTarget.hasAdd(), podTarget.toString());
         assertEquals(WEB_ID, podTarget.getAdd().getAddrs(0).getTlsIdentity().getDnsLikeIdentity());
 
-        // the service is deleted
+        // the service is deleted: its name and its former ClusterIP (which now resolves to nothing) both say so
         client.services().inNamespace(NS).withName("web").delete();
         Update gone = next(q);
         assertTrue(gone.hasNoEndpoints() && !gone.getNoEndpoints().getExists(), gone.toString());
+        Update ipGone = next(ipq);
+        assertTrue(ipGone.hasNoEndpoints() && !ipGone.getNoEndpoints().getExists(), ipGone.toString());
+    }
+
+    @Test
+    void anEventComputesOnlyTheWatchedTargetsOfItsNamespace() throws Exception {
+        String a1 = "a1.team-a.svc.cluster.local:80";
+        String a2 = "a2.team-a.svc.cluster.local:80";
+        String b1 = "b1.team-b.svc.cluster.local:80";
+        client.pods().inNamespace("team-b").resource(new PodBuilder().withNewMetadata().withName("b-0")
+                .withNamespace("team-b").endMetadata().withNewSpec().addToContainers(new ContainerBuilder()
+                        .withName("app").withImage("b").build()).endSpec().withNewStatus().withPodIP("10.3.0.5")
+                .endStatus().build()).create();
+        Streams<Update> qa1 = watch(a1);
+        Streams<Update> qa2 = watch(a2);
+        Streams<Update> qb1 = watch(b1);
+        Streams<Update> qpod = watch("10.3.0.5:8080");
+        for (Streams<Update> q : List.of(qa1, qa2, qb1)) {
+            Update first = next(q);
+            assertTrue(first.hasNoEndpoints() && !first.getNoEndpoints().getExists(), first.toString());
+        }
+        Update pod = next(qpod);
+        while (!pod.hasAdd()) { // watched before the informer had the pod: it arrives with the pod's event
+            pod = next(qpod);
+        }
+
+        // events in team-b: the service appears, then its slice
+        client.services().inNamespace("team-b").resource(new ServiceBuilder().withNewMetadata().withName("b1")
+                .withNamespace("team-b").endMetadata().withNewSpec().withClusterIP("10.96.3.1").addNewPort()
+                .withName("http").withPort(80).withTargetPort(new IntOrString(8080)).endPort().endSpec().build())
+                .create();
+        Update exists = next(qb1);
+        assertTrue(exists.hasNoEndpoints() && exists.getNoEndpoints().getExists(), exists.toString());
+        client.discovery().v1().endpointSlices().inNamespace("team-b").resource(new EndpointSliceBuilder()
+                .withNewMetadata().withName("b1-x").withNamespace("team-b")
+                .addToLabels("kubernetes.io/service-name", "b1").endMetadata().withAddressType("IPv4")
+                .addNewPort().withName("http").withPort(8080).endPort()
+                .addToEndpoints(new EndpointBuilder().withAddresses("10.3.0.5").withNewConditions().withReady(true)
+                        .endConditions().withNewTargetRef().withKind("Pod").withName("b-0").endTargetRef().build())
+                .build()).create();
+        Update added = next(qb1);
+        assertTrue(added.hasAdd() && added.getAdd().getAddrsCount() == 1, added.toString());
+
+        // team-a's targets were computed once each, when they were watched; team-b's on every team-b event since
+        assertEquals(1, source.computations(a1), "an event in team-b computed a team-a target");
+        assertEquals(1, source.computations(a2), "an event in team-b computed a team-a target");
+        assertTrue(source.computations(b1) >= 3, "b1 computed " + source.computations(b1) + " times");
+        assertTrue(source.computations("10.3.0.5:8080") >= 3,
+                "the pod's address computed " + source.computations("10.3.0.5:8080") + " times");
     }
 
     @Test
