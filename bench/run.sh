@@ -5,7 +5,8 @@
 # maximum throughput. A fourth configuration is the floor of a JVM proxy: a pair of bare Netty TLS relays
 # (TlsRelayFloor: epoll, BoringSSL mTLS, no HTTP) with the proxy's JVM flags. Every configuration is warmed up
 # (maximum throughput and 1000 requests/s, WARMUP seconds) before it is measured: the JIT's compilation is then done. Reports added latency over direct (p50/p99/p99.9), max requests/s, CPU seconds per 1000
-# requests per proxy process, RSS/RssAnon idle, peak and after 60 s at 2000 requests/s, start-to-ready (Hypha
+# requests per proxy process (and the Hypha/haproxy ratio of it again with both pairs loaded at the same moment),
+# RSS/RssAnon idle, peak and after 60 s at 2000 requests/s, start-to-ready (Hypha
 # certified by a local control plane), the native-memory breakdown of an idle proxy, and the budgets of the
 # footprint issue. Medians of RUNS runs, every number from this one run, ratios against haproxy.
 #
@@ -304,6 +305,26 @@ for run in $(seq 1 "$RUNS"); do
   done
 done
 
+# The CPU line's ratio again, with the Hypha and haproxy pairs loaded at the same moment (HTTP/1.1 at 1000 requests/s
+# each, $RUNS rounds): measured in windows minutes apart, as above, the machine's drift moves the ratio (haproxy's own
+# cost ranged over 0.083-0.117 s per 1000 requests between full runs); loaded together, the drift hits both alike.
+echo "CPU of the Hypha and haproxy pairs loaded at once ($RUNS rounds)"
+SAME=()
+for run in $(seq 1 "$RUNS"); do
+  for n in PIN POUT HPIN HPOUT; do CPU0[$n]=$(cpu_ticks "${!n}"); done
+  SPIDS=()
+  for c in hypha haproxy; do
+    h2load --h1 -c 10 --rps 100 -D "$SECS" -H ":authority: ${HOSTH[$c]}" --log-file "$OUT/same-$c-$run.tsv" \
+      "${TARGET[$c]}" > "$OUT/same-$c-$run.txt" &
+    SPIDS+=($!)
+  done
+  wait "${SPIDS[@]}"
+  hyp=$(( $(cpu_ticks "$PIN") - ${CPU0[PIN]} + $(cpu_ticks "$POUT") - ${CPU0[POUT]} ))
+  hap=$(( $(cpu_ticks "$HPIN") - ${CPU0[HPIN]} + $(cpu_ticks "$HPOUT") - ${CPU0[HPOUT]} ))
+  SAME+=("$(awk -v a="$hyp" -v b="$hap" 'BEGIN {printf "%.3f", a / (b > 0 ? b : 1)}')")
+  sample_peaks
+done
+
 echo "soak: ${SOAK}s at 2000 requests/s through each pair"
 for c in hypha haproxy floor; do
   h2load --h1 -c 10 --rps 200 -D "$SOAK" -H ":authority: ${HOSTH[$c]}" "${TARGET[$c]}" > "$OUT/$c-soak.txt" &
@@ -384,6 +405,7 @@ CPU_H_OUT=$(cpu_per_k POUT); CPU_H_IN=$(cpu_per_k PIN); CPU_X_OUT=$(cpu_per_k HP
 CPU_F_OUT=$(cpu_per_k FPOUT); CPU_F_IN=$(cpu_per_k FPIN)
 CPU_RATIO=$(calc "($CPU_H_OUT+$CPU_H_IN)/(($CPU_X_OUT+$CPU_X_IN)>0.0001?($CPU_X_OUT+$CPU_X_IN):0.0001)")
 CPU_FLOOR_RATIO=$(calc "($CPU_F_OUT+$CPU_F_IN)/(($CPU_X_OUT+$CPU_X_IN)>0.0001?($CPU_X_OUT+$CPU_X_IN):0.0001)")
+SAME_RATIO=$(printf '%s\n' "${SAME[@]}" | median)
 
 verdict() { awk "BEGIN {exit !($1)}" && echo met || echo "**not met**"; }
 IDLE_MAX=$(( IDLE_RSS[PIN] > IDLE_RSS[POUT] ? IDLE_RSS[PIN] : IDLE_RSS[POUT] ))
@@ -447,6 +469,9 @@ $(for row in "RSS idle 15 s after start, credentials loaded:IDLE_RSS" "RssAnon i
   label=${row%%:*}; arr=${row##*:}; line="| $label (MiB) |"
   for n in POUT PIN HPOUT HPIN FPOUT FPIN; do v="$arr[$n]"; line+=" $(mib ${!v}) |"; done; echo "$line"; done)
 
+The CPU line's ratio with both pairs loaded at the same moment (HTTP/1.1, 1000 requests/s each, $RUNS rounds of
+${SECS} s; the Hypha pair's CPU over the haproxy pair's, whole processes): ${SAME[*]} — median $SAME_RATIO ×.
+
 Start to ready: Hypha inbound proxy with credentials from files ${file_ready_ms} ms (exec to \`/ready\` 200); haproxy
 ${haproxy_ready_ms} ms (exec to listening); the floor's inbound relay ${floor_ready_ms} ms (exec to listening, certificate
 loaded); each polled every 10 ms from bash, without starting a process per try. With a control plane (\`StartupBench\`:
@@ -465,7 +490,7 @@ $STARTUP
 | proxy RSS after 60 s at 2000 requests/s ≤ 56 MiB | $(mib $SOAK_MAX) MiB (after ${SOAK} s) | $B2 | $(mib $FSOAK_MAX) MiB |
 | added p50 at 1000 requests/s, HTTP/1.1 ≤ 0.3 ms | ${ADD[h1-1000-0.50-hypha]} ms | $B3 | ${ADD[h1-1000-0.50-floor]} ms (haproxy ${ADD[h1-1000-0.50-haproxy]} ms) |
 | added p99 at 1000 requests/s, HTTP/1.1 ≤ 1 ms and ≤ haproxy's (${ADD[h1-1000-0.99-haproxy]} ms) | ${ADD[h1-1000-0.99-hypha]} ms | $B4 | ${ADD[h1-1000-0.99-floor]} ms |
-| proxy CPU per 1000 requests ≤ 1.5 × haproxy's | $CPU_RATIO × | $B5 | $CPU_FLOOR_RATIO × |
+| proxy CPU per 1000 requests ≤ 1.5 × haproxy's | $CPU_RATIO × (both pairs loaded at once: $SAME_RATIO ×) | $B5 | $CPU_FLOOR_RATIO × |
 | max throughput through the pair ≥ 50 % of direct (HTTP/1.1) | $H1MAXRATIO | $B6 | $H1MAXFLOOR |
 | start to ready, certified by a local control plane ≤ 300 ms | ${READY_MS:-?} ms | $B7 | ${floor_ready_ms} ms (no control plane) |
 
