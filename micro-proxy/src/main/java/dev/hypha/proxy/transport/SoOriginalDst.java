@@ -19,7 +19,6 @@ import java.nio.ByteOrder;
  * descriptor of an accepted epoll socket. IPv4 only (IPv6 redirection uses IP6T_SO_ORIGINAL_DST; not yet handled).
  */
 final class SoOriginalDst implements OrigDstLookup {
-
     private static final int SOL_IP = 0;
     private static final int SO_ORIGINAL_DST = 80;
     private static final int SOCKADDR_IN_LEN = 16;
