@@ -213,22 +213,39 @@ public class KubernetesSource implements ServiceSource {
      * IP); null when it resolves to none.
      */
     private String namespaceOf(String authority) {
-        int colon = authority.lastIndexOf(':');
-        String host = colon < 0 ? authority : authority.substring(0, colon);
+        String host = authority.substring(0, authority.lastIndexOf(':'));
         if (ipv4(host)) {
-            List<Service> byIp = services.getIndexer().byIndex(SERVICES_BY_CLUSTER_IP, host);
-            if (!byIp.isEmpty()) {
-                return byIp.get(0).getMetadata().getNamespace();
+            Service svc = serviceAt(host);
+            if (svc != null) {
+                return svc.getMetadata().getNamespace();
             }
-            List<Pod> pod = pods.getIndexer().byIndex(PODS_BY_IP, host);
-            return pod.isEmpty() ? null : pod.get(0).getMetadata().getNamespace();
+            Pod pod = podAt(host);
+            return pod == null ? null : pod.getMetadata().getNamespace();
         }
+        String[] nameNs = serviceName(host);
+        return nameNs == null ? null : nameNs[1];
+    }
+
+    /** {@code <name>.<namespace>.svc.<cluster domain>} as {name, namespace}; null for any other host. */
+    private String[] serviceName(String host) {
         String suffix = ".svc." + config.clusterDomain();
         if (!host.endsWith(suffix)) {
             return null;
         }
         String[] p = host.substring(0, host.length() - suffix.length()).split("\\.", -1);
-        return p.length == 2 ? p[1] : null;
+        return p.length == 2 ? p : null;
+    }
+
+    /** The Service whose ClusterIP this is (none for headless services), or null. */
+    private Service serviceAt(String ip) {
+        List<Service> byIp = services.getIndexer().byIndex(SERVICES_BY_CLUSTER_IP, ip);
+        return byIp.isEmpty() ? null : byIp.get(0);
+    }
+
+    /** The Pod with this IP, or null. */
+    private Pod podAt(String ip) {
+        List<Pod> byIp = pods.getIndexer().byIndex(PODS_BY_IP, ip);
+        return byIp.isEmpty() ? null : byIp.get(0);
     }
 
     @Override
@@ -264,24 +281,21 @@ public class KubernetesSource implements ServiceSource {
         int port = Integer.parseInt(authority.substring(colon + 1));
         if (ipv4(host)) {
             // a Service's ClusterIP (what transparent mode sees as the original destination), else a pod IP
-            List<Service> byIp = services.getIndexer().byIndex(SERVICES_BY_CLUSTER_IP, host);
-            if (!byIp.isEmpty()) {
-                Service svc = byIp.get(0);
+            Service svc = serviceAt(host);
+            if (svc != null) {
                 return get(svc.getMetadata().getName() + "." + svc.getMetadata().getNamespace() + ".svc."
                         + config.clusterDomain() + ":" + port);
             }
-            return podTarget(host, port);
+            Pod pod = podAt(host);
+            return pod == null ? Snapshot.UNKNOWN
+                    : new Snapshot(true, List.of(endpoint(host, port, pod, null)), List.of());
         }
-        String suffix = ".svc." + config.clusterDomain();
-        if (!host.endsWith(suffix)) {
+        String[] nameNs = serviceName(host);
+        if (nameNs == null) {
             return Snapshot.UNKNOWN;
         }
-        String[] p = host.substring(0, host.length() - suffix.length()).split("\\.", -1);
-        if (p.length != 2) {
-            return Snapshot.UNKNOWN;
-        }
-        String name = p[0];
-        String ns = p[1];
+        String name = nameNs[0];
+        String ns = nameNs[1];
         Service svc = services.getIndexer().getByKey(ns + "/" + name);
         if (svc == null) {
             return Snapshot.UNKNOWN;
@@ -344,12 +358,6 @@ public class KubernetesSource implements ServiceSource {
 
     private static String emptyToNull(String s) {
         return s == null || s.isEmpty() ? null : s;
-    }
-
-    private Snapshot podTarget(String ip, int port) {
-        List<Pod> byIp = pods.getIndexer().byIndex(PODS_BY_IP, ip);
-        return byIp.isEmpty() ? Snapshot.UNKNOWN
-                : new Snapshot(true, List.of(endpoint(ip, port, byIp.get(0), null)), List.of());
     }
 
     /** Digits and dots only (what {@code get} takes for an address rather than a service name). */
