@@ -63,10 +63,11 @@ source "$ROOT/bench/backend.sh" # backend_start
 # ~0.6 s slower). fd 9 is a FIFO that nobody writes, so a read from it with a timeout is a sleep inside bash.
 mkfifo "$OUT/.tick"; exec 9<>"$OUT/.tick"
 tick() { read -r -t 0.01 -u 9 _ || true; }
-port_open() { { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1; exec 3>&-; }
+tcp_open() { { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; } # PORT: connected as fd 3
+port_open() { tcp_open "$1" || return 1; exec 3>&-; }
 ready_200() { # ADMIN_PORT: GET /ready answers 200
   local status=""
-  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+  tcp_open "$1" || return 1
   printf 'GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
   read -r -t 2 status <&3 || true
   exec 3>&-
@@ -264,10 +265,15 @@ declare -A JIT0
 cpu_mark() { for n in PIN POUT HPIN HPOUT FPIN FPOUT; do CPU0[$n]=$(cpu_ticks "${!n}"); JIT0[$n]=$(jit_ticks "${!n}"); done; }
 declare -A CPU1000 JIT1000
 for n in PIN POUT HPIN HPOUT FPIN FPOUT; do CPU1000[$n]=0; JIT1000[$n]=0; done
+ticks_since() { # NAME...: the CPU ticks those processes used since cpu_mark, summed
+  local n s=0
+  for n in "$@"; do s=$((s + $(cpu_ticks "${!n}") - ${CPU0[$n]})); done
+  echo "$s"
+}
 cpu_add() { # NAME...: adds the CPU since cpu_mark to the 1000 requests/s totals
   local n
   for n in "$@"; do
-    CPU1000[$n]=$(( ${CPU1000[$n]} + $(cpu_ticks "${!n}") - ${CPU0[$n]} ))
+    CPU1000[$n]=$(( ${CPU1000[$n]} + $(ticks_since "$n") ))
     JIT1000[$n]=$(( ${JIT1000[$n]} + $(jit_ticks "${!n}") - ${JIT0[$n]} ))
   done
 }
@@ -311,7 +317,7 @@ done
 echo "CPU of the Hypha and haproxy pairs loaded at once ($RUNS rounds)"
 SAME=()
 for run in $(seq 1 "$RUNS"); do
-  for n in PIN POUT HPIN HPOUT; do CPU0[$n]=$(cpu_ticks "${!n}"); done
+  cpu_mark
   SPIDS=()
   for c in hypha haproxy; do
     h2load --h1 -c 10 --rps 100 -D "$SECS" -H ":authority: ${HOSTH[$c]}" --log-file "$OUT/same-$c-$run.tsv" \
@@ -319,9 +325,7 @@ for run in $(seq 1 "$RUNS"); do
     SPIDS+=($!)
   done
   wait "${SPIDS[@]}"
-  hyp=$(( $(cpu_ticks "$PIN") - ${CPU0[PIN]} + $(cpu_ticks "$POUT") - ${CPU0[POUT]} ))
-  hap=$(( $(cpu_ticks "$HPIN") - ${CPU0[HPIN]} + $(cpu_ticks "$HPOUT") - ${CPU0[HPOUT]} ))
-  SAME+=("$(awk -v a="$hyp" -v b="$hap" 'BEGIN {printf "%.3f", a / (b > 0 ? b : 1)}')")
+  SAME+=("$(awk -v a="$(ticks_since PIN POUT)" -v b="$(ticks_since HPIN HPOUT)" 'BEGIN {printf "%.3f", a / (b > 0 ? b : 1)}')")
   sample_peaks
 done
 
