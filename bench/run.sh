@@ -94,6 +94,10 @@ wait_port "$APP"
 PATH_1K="/bytes?bytes=1024"
 
 # hypha_proxy NAME ADMIN INBOUND OUTBOUND TAP IDENTITY(client|server) [DESTINATIONS] [extra JVM flags...]
+# HYPHA_DIAG_FLAGS: JVM flags for diagnosis added to the Hypha proxies started here (the measured pair, the idle one
+# for NMT; not the AOT training or StartupBench), e.g. the wall-clock JVM logs that bench/tail.py reads
+# (bench/README.md); RESULTS.md names them
+read -r -a DIAG <<< "${HYPHA_DIAG_FLAGS:-}"
 hypha_proxy() {
   local name=$1 adm=$2 in=$3 outp=$4 tap=$5 who=$6 dests=$7; shift 7
   env -i PATH="$PATH" HYPHA_PROXY_MODE=explicit HYPHA_PROXY_INBOUND_LISTEN_ADDR=127.0.0.1:$in \
@@ -101,7 +105,7 @@ hypha_proxy() {
     HYPHA_PROXY_TAP_LISTEN_ADDR=127.0.0.1:$tap \
     HYPHA_PROXY_IDENTITY_CERT_FILE="$OUT/certs/$who.crt" HYPHA_PROXY_IDENTITY_KEY_FILE="$OUT/certs/$who.key" \
     HYPHA_PROXY_TRUST_ANCHORS_FILE="$OUT/certs/anchors.crt" HYPHA_PROXY_LOG_LEVEL=warn HYPHA_PROXY_SHUTDOWN_GRACE=1s \
-    HYPHA_PROXY_DESTINATIONS="$dests" "$JAVA" "${PFLAGS[@]}" "$@" "${JARGS[@]}" > "$OUT/$name.log" 2>&1 &
+    HYPHA_PROXY_DESTINATIONS="$dests" "$JAVA" "${PFLAGS[@]}" "${DIAG[@]}" "$@" "${JARGS[@]}" > "$OUT/$name.log" 2>&1 &
 }
 
 # --- AOT cache, trained on this build by the image's own training script (micro-proxy/docker/train-aot): one proxy,
@@ -437,6 +441,7 @@ NMTROWS=$(awk '/^-/ {name=$0; sub(/^- */,"",name); sub(/ *\(.*/,"",name); if (ma
 NMTTOTAL=$(awk '/^Total:/ {if (match($0,/committed=[0-9]+KB/)) printf "%.1f", substr($0,RSTART+10,RLENGTH-12)/1024}' "$OUT/nmt.txt")
 
 SHOWFLAGS="${PFLAGS[*]}"; SHOWFLAGS=${SHOWFLAGS//$ROOT\//}
+DIAGSHOW=""; if [ ${#DIAG[@]} -gt 0 ]; then DIAGSHOW="; for diagnosis, not the injector's: \`${DIAG[*]}\`"; fi
 cat > "$OUT/section.md" <<MD
 ## Proxy: direct vs a Hypha pair vs an haproxy pair vs the JVM's floor (\`bench/run.sh\`)
 
@@ -445,7 +450,7 @@ $(haproxy -v | head -1 | cut -d' ' -f1-3). Hypha proxy flags (the injector's def
 cache trained on this build by the image's training script \`micro-proxy/docker/train-aot\` — classes, no method
 profiles — and Netty's native
 libraries from the build as the image has them):
-\`$SHOWFLAGS\`; one event loop, BoringSSL. haproxy: one thread
+\`$SHOWFLAGS\`$DIAGSHOW; one event loop, BoringSSL. haproxy: one thread
 (\`nbthread 1\`). Both pairs: TLS 1.3 mTLS with the same ECDSA certificates, HTTP/2 between the proxies; to the
 app HTTP/1.1 (haproxy for both protocols, Hypha for HTTP/1.1 clients) or h2c (Hypha for HTTP/2 clients, as in pods).
 Backend: haproxy answering from memory (\`bench/backend.sh\`: one thread, 1 KiB responses with content-type,
