@@ -113,13 +113,14 @@ def main(argv):
         median, p99 = pct(lats, 0.5), pct(lats, 0.99)
         worst = sorted(max(b[1]) for b in bursts)
         over = [b for b in bursts if max(b[1]) >= p99]
-        whole = sum(sum(1 for x in b[1] if x >= p99) for b in over if min(b[1]) > median)
+        whole = [b for b in over if min(b[1]) > median]
         at_p99 = sum(1 for x in lats if x >= p99)
         print(f"{path}: {len(rows)} requests in {len(bursts)} bursts of ~{len(rows) / len(bursts):.1f}; "
               f"request p50 {median / 1000:.2f} ms, p99 {p99 / 1000:.2f} ms")
         print(f"  bursts: p50 {pct(worst, .5) / 1000:.2f} ms, p90 {pct(worst, .9) / 1000:.2f}, "
               f"p99 {pct(worst, .99) / 1000:.2f}, max {worst[-1] / 1000:.2f}; requests at or above p99: {at_p99}, "
-              f"{whole} of them in {len(over)} bursts delayed whole")
+              f"in {len(over)} bursts; {sum(sum(1 for x in b[1] if x >= p99) for b in whole)} of them "
+              f"in the {len(whole)} of those bursts that were delayed whole")
         slow_cut = pct(worst, 0.97)
         slow = [b for b in bursts[1:] if max(b[1]) >= slow_cut]  # the first burst also opens the connections
         if len(slow) >= 5:
