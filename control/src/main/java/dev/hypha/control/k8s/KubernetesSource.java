@@ -170,10 +170,11 @@ public class KubernetesSource implements ServiceSource {
         String ns = event instanceof HasMetadata m && m.getMetadata() != null ? m.getMetadata().getNamespace() : null;
         for (Map.Entry<String, List<Consumer<Snapshot>>> w : watchers.entrySet()) {
             String target = w.getKey();
-            if (ns != null && !touches(target, ns)) {
+            String resolvedNs = namespaceOf(target);
+            if (ns != null && !touches(target, resolvedNs, ns)) {
                 continue;
             }
-            Snapshot now = compute(target);
+            Snapshot now = compute(target, resolvedNs);
             if (!now.equals(lastSent.get(target))) {
                 lastSent.put(target, now);
                 for (Consumer<Snapshot> l : w.getValue()) {
@@ -183,18 +184,19 @@ public class KubernetesSource implements ServiceSource {
         }
     }
 
-    /** Whether an event in namespace {@code ns} can change what {@code target} resolves to. */
-    private boolean touches(String target, String ns) {
-        String now = namespaceOf(target);
+    /**
+     * Whether an event in namespace {@code ns} can change what {@code target} resolves to, given the namespace it
+     * resolves to {@code now} ({@link #namespaceOf}).
+     */
+    private boolean touches(String target, String now, String ns) {
         String before = lastNamespace.get(target);
         return now == null || before == null || ns.equals(now) || ns.equals(before);
     }
 
-    /** {@link #get}, keeping the namespace the target resolved to; called with this locked. */
-    private Snapshot compute(String target) {
+    /** {@link #get}, keeping {@code ns}, the namespace the target resolves to; called with this locked. */
+    private Snapshot compute(String target, String ns) {
         computations.merge(target, 1L, Long::sum);
         Snapshot s = get(target);
-        String ns = namespaceOf(target);
         if (ns == null) {
             lastNamespace.remove(target);
         } else {
@@ -252,7 +254,7 @@ public class KubernetesSource implements ServiceSource {
     public AutoCloseable watch(String authority, Consumer<Snapshot> listener) {
         synchronized (this) {
             if (!lastSent.containsKey(authority)) {
-                lastSent.put(authority, services == null ? get(authority) : compute(authority));
+                lastSent.put(authority, services == null ? get(authority) : compute(authority, namespaceOf(authority)));
             }
             watchers.computeIfAbsent(authority, k -> new CopyOnWriteArrayList<>()).add(listener);
         }
