@@ -75,7 +75,18 @@ ready_200() { # ADMIN_PORT: GET /ready answers 200
   [[ $status == "HTTP/1.1 200"* ]]
 }
 wait_port() { local i; for ((i = 0; i < 3000; i++)); do port_open "$1" && return 0; tick; done; echo "port $1 never opened" >&2; exit 1; }
-wait_ready() { local i; for ((i = 0; i < 3000; i++)); do ready_200 "$1" && return 0; tick; done; echo "proxy on admin $1 never ready" >&2; exit 1; }
+wait_ready() { # ADMIN_PORT PID NAME: until the proxy NAME answers /ready; if it exits or takes 30 s, its log says why
+  local i
+  for ((i = 0; i < 3000; i++)); do
+    ready_200 "$1" && return 0
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "bench: proxy $3 exited before it was ready; bench/out/$3.log:" >&2; tail -20 "$OUT/$3.log" >&2; exit 1
+    fi
+    tick
+  done
+  echo "bench: proxy $3 (admin port $1) not ready after 30 s; bench/out/$3.log:" >&2; tail -20 "$OUT/$3.log" >&2
+  exit 1
+}
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -126,11 +137,11 @@ IN=$(free_port); INADM=$(free_port); INTAP=$(free_port); OUTP=$(free_port); OUTA
 start_us=${EPOCHREALTIME/./}
 hypha_proxy hypha-in "$INADM" "$IN" 0 "$INTAP" server ""
 PIN=$!; PIDS+=($PIN)
-wait_ready "$INADM"
+wait_ready "$INADM" "$PIN" hypha-in
 file_ready_ms=$(( (${EPOCHREALTIME/./} - start_us) / 1000 ))
 hypha_proxy hypha-out "$OUTADM" 0 "$OUTP" "$OUTTAP" client "svc.bench:$APP=127.0.0.1:$IN@$IDB"
 POUT=$!; PIDS+=($POUT)
-wait_ready "$OUTADM"
+wait_ready "$OUTADM" "$POUT" hypha-out
 
 # --- the haproxy pair: same topology, TLS 1.3 mTLS with the same certificates, HTTP/2 between the proxies, one
 # thread each (the Hypha proxies run one event loop)
@@ -365,7 +376,7 @@ echo "native memory of an idle proxy..."
 NA=$(free_port)
 hypha_proxy nmt "$NA" 0 0 "$(free_port)" server "" -XX:NativeMemoryTracking=summary
 NPID=$!; PIDS+=($NPID)
-wait_ready "$NA"; sleep 15
+wait_ready "$NA" "$NPID" nmt; sleep 15
 "$JAVA_HOME/bin/jcmd" "$NPID" VM.native_memory summary > "$OUT/nmt.txt"
 NMT_RSS=$(status_kib "$NPID" VmRSS); NMT_ANON=$(status_kib "$NPID" RssAnon); NMT_FILE=$(status_kib "$NPID" RssFile)
 kill "$NPID"
