@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
@@ -70,8 +71,21 @@ public class KubernetesSource implements ServiceSource {
     private final Map<String, String> lastNamespace = new ConcurrentHashMap<>();
     /** How many times each watched target was computed (guarded by this; what the tests read). */
     private final Map<String, Long> computations = new HashMap<>();
-    private final Map<String, DestinationProfile> lastGoodProfiles = new ConcurrentHashMap<>();
+    /**
+     * The last valid translation of each ServiceProfile (namespace/fqdn) and the object version it was made from: an
+     * event that leaves a ServiceProfile alone reuses it instead of parsing the spec and compiling its regular
+     * expressions again for every target it touches.
+     */
+    private final Map<String, Translation> lastGoodProfiles = new ConcurrentHashMap<>();
+    /** The object version of each ServiceProfile last found invalid (its Warning is recorded once). */
     private final Map<String, String> reportedInvalid = new ConcurrentHashMap<>();
+
+    /** A ServiceProfile's translation and the object (uid, resourceVersion) it came from. */
+    private record Translation(String uid, String version, DestinationProfile profile) {
+        boolean of(ObjectMeta meta) {
+            return version != null && version.equals(meta.getResourceVersion()) && Objects.equals(uid, meta.getUid());
+        }
+    }
     private SharedIndexInformer<Service> services;
     private SharedIndexInformer<EndpointSlice> slices;
     private SharedIndexInformer<Pod> pods;
@@ -440,19 +454,29 @@ public class KubernetesSource implements ServiceSource {
         String key = ns + "/" + fqdn;
         if (sp == null) {
             lastGoodProfiles.remove(key);
+            reportedInvalid.remove(key);
             return null;
+        }
+        ObjectMeta meta = sp.getMetadata();
+        Translation last = lastGoodProfiles.get(key);
+        if (last != null && last.of(meta)) {
+            return last.profile(); // unchanged since it was translated
+        }
+        String version = meta.getResourceVersion();
+        if (version != null && version.equals(reportedInvalid.get(key))) {
+            return last == null ? null : last.profile(); // this version was found invalid already
         }
         try {
             DestinationProfile p = ProfileTranslator.translate(fqdn, sp.getAdditionalProperties().get("spec"));
-            lastGoodProfiles.put(key, p);
+            lastGoodProfiles.put(key, new Translation(meta.getUid(), version, p));
+            reportedInvalid.remove(key);
             return p;
         } catch (ProfileTranslator.InvalidProfile e) {
-            String version = sp.getMetadata().getResourceVersion();
-            if (!java.util.Objects.equals(reportedInvalid.put(key, version), version)) {
+            if (!Objects.equals(reportedInvalid.put(key, version), version)) {
                 LOG.warnf("ServiceProfile %s is not valid, keeping the previous one: %s", key, e.getMessage());
                 recordEvent(sp, e.getMessage());
             }
-            return lastGoodProfiles.get(key);
+            return last == null ? null : last.profile();
         }
     }
 }

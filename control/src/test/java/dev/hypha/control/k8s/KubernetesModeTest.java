@@ -4,6 +4,7 @@ import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -293,6 +294,20 @@ class KubernetesModeTest {
         assertEquals(250, withRoute.getRoutes(0).getTimeoutMillis());
         assertTrue(withRoute.getRoutes(0).getIsRetryable());
         assertEquals(500, withRoute.getDstOverrides(0).getWeight());
+        // a translation is kept until its ServiceProfile changes: an event that leaves the ServiceProfile alone (here
+        // one that changes the Service) reuses it rather than parsing the spec and compiling its regexes again
+        String target = "api.shop.svc.cluster.local:80";
+        DestinationProfile translated = source.get(target).profile();
+        assertEquals(withRoute, translated);
+        long computed = source.computations(target);
+        client.services().inNamespace(NS).withName("api").edit(s -> new ServiceBuilder(s).editMetadata()
+                .addToLabels("edited", "yes").endMetadata().build());
+        long edited = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (System.nanoTime() < edited && source.computations(target) == computed) {
+            Thread.sleep(20);
+        }
+        assertTrue(source.computations(target) > computed, "the Service's edit never reached the watched target");
+        assertSame(translated, source.get(target).profile(), "an unchanged ServiceProfile was translated again");
         // an invalid regex keeps the previous profile in force
         client.genericKubernetesResources(KubernetesSource.PROFILES).inNamespace(NS).resource(profile("/books/[oops",
                 "500m")).update();
@@ -312,6 +327,7 @@ class KubernetesModeTest {
             Thread.sleep(50);
         }
         assertEquals(1, events.size(), "one Warning Event for the invalid version");
+        assertSame(translated, source.get(target).profile(), "the last valid translation stays in force");
         assertEquals("api.shop.svc.cluster.local", events.get(0).getInvolvedObject().getName());
         assertTrue(events.get(0).getMessage().contains("does not compile"), events.get(0).getMessage());
     }
