@@ -419,6 +419,16 @@ for proto in h1 h2; do
 done
 LATROWS=$(echo "$LATROWS" | sed 's/| p50 |/| p50 |/; s/| p99 |/| p99 |/; s/| p999 |/| p99.9 |/')
 
+# the p99 line's raw material (bench/tail.py): h2load sends its 10 connections' requests at one tick, so a constant-rate
+# log is a series of bursts of ten, and a burst takes as long as its slowest request; per configuration, the bursts'
+# p50 / p90 / p99 in each run (HTTP/1.1 at 1000 requests/s), medians of the runs
+BURSTROWS=""
+for c in direct hypha haproxy floor; do
+  B=$(python3 "$ROOT/bench/tail.py" "$OUT/$c"-h1-1000-*.tsv) || { echo "bench: bench/tail.py failed on $c's logs" >&2; exit 1; }
+  BP=$(echo "$B" | awk '/^  bursts:/ {gsub(/[,;]/, " "); print $3, $6, $8}')
+  BURSTROWS+="| $c | $(echo "$BP" | cut -d' ' -f1 | median) | $(echo "$BP" | cut -d' ' -f2 | median) | $(echo "$BP" | cut -d' ' -f3 | median) |"$'\n'
+done
+
 MAXROWS=""
 for proto in h1 h2; do
   d=$(mx direct $proto); h=$(mx hypha $proto); x=$(mx haproxy $proto); fl=$(mx floor $proto)
@@ -534,6 +544,33 @@ Reading the last two columns: where even the floor misses a line, no proxy on th
 on this machine (haproxy's own figure is in the latency and throughput tables); where the floor meets it and Hypha
 does not, the difference is Hypha's own work per request (HTTP/1 and HTTP/2 codecs and the conversion between them,
 routing, metrics). \`bench/README.md\` ("What limits") has the profiles behind both and what would move each line.
+
+### The lines the floor misses too: what limits them, what would move them
+
+**Latency.** \`h2load\` sends its 10 connections' requests at the same tick, and the ten cross each proxy as one batch
+(one wake-up, one TLS record): p50 is about the work of ten requests in each of four processes that share $(nproc) cores,
+and p99 about the run's tenth-slowest burst of ten. The slowest request of each burst (HTTP/1.1 at 1000 requests/s;
+ms, not added over direct; medians of the runs):
+
+| configuration | bursts p50 | p90 | p99 |
+|---|---|---|---|
+$BURSTROWS
+A pair's slow bursts are delayed whole while something else holds a CPU: in a JVM pair the JIT compiler redoing code
+that the previous phase's closing connections deoptimized, young collections, the native-heap trimmer; on this machine
+also its memory monitor (DAMON); \`bench/README.md\` (eleventh and twelfth rounds) has the measurements. Hypha's
+excess over the floor is its own code path and allocation per request: more for the JIT to redo after a change of load,
+more collections. What would move it: fewer layers per request; a native image (no JIT, a smaller heap). The ≤ 1 ms
+half is missed by haproxy's pair as well: $(nproc) cores for the client, the backend and both proxies.
+
+**Throughput.** Direct, the client and the backend have the $(nproc) cores to themselves; through a pair they share them
+with two proxies, so every pair's fraction of direct is bounded well below 1 (haproxy's here: $(calc "$(mx haproxy h1)/$(mx direct h1)")).
+What would move it: more cores than processes, and less CPU per request (the CPU line).
+
+**Start-up.** The JVM reaches \`main\` after about 0.2 s with the AOT cache mapped and Netty's TLS provider takes about
+0.2 s more (0.12 s of it Netty checking the JDK's own TLS, not switchable in Netty 4.1): the floor relay listens after
+${floor_ready_ms} ms with no control plane to ask. What would move it: a native image.
+
+**Memory.** The Native Memory Tracking breakdown below.
 
 ### Where an idle proxy's memory goes (Native Memory Tracking, committed MiB)
 
