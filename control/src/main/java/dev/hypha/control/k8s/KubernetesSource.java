@@ -79,13 +79,6 @@ public class KubernetesSource implements ServiceSource {
     private final Map<String, Translation> lastGoodProfiles = new ConcurrentHashMap<>();
     /** The object version of each ServiceProfile last found invalid (its Warning is recorded once). */
     private final Map<String, String> reportedInvalid = new ConcurrentHashMap<>();
-
-    /** A ServiceProfile's translation and the object (uid, resourceVersion) it came from. */
-    private record Translation(String uid, String version, DestinationProfile profile) {
-        boolean of(ObjectMeta meta) {
-            return version != null && version.equals(meta.getResourceVersion()) && Objects.equals(uid, meta.getUid());
-        }
-    }
     private SharedIndexInformer<Service> services;
     private SharedIndexInformer<EndpointSlice> slices;
     private SharedIndexInformer<Pod> pods;
@@ -442,6 +435,13 @@ public class KubernetesSource implements ServiceSource {
             clientInstance.get().v1().events().inNamespace(meta.getNamespace()).resource(event).create();
         } catch (RuntimeException e) {
             LOG.debugf("cannot record an Event for ServiceProfile %s: %s", sp.getMetadata().getName(), e.getMessage());
+        }
+    }
+
+    /** A ServiceProfile's translation and the object (uid, resourceVersion) it came from. */
+    private record Translation(String uid, String version, DestinationProfile profile) {
+        boolean of(ObjectMeta meta) {
+            return version != null && version.equals(meta.getResourceVersion()) && Objects.equals(uid, meta.getUid());
         }
     }
 
