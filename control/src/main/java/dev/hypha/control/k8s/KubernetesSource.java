@@ -77,8 +77,8 @@ public class KubernetesSource implements ServiceSource {
      * expressions again for every target it touches.
      */
     private final Map<String, Translation> lastGoodProfiles = new ConcurrentHashMap<>();
-    /** The object version of each ServiceProfile last found invalid (its Warning is recorded once). */
-    private final Map<String, String> reportedInvalid = new ConcurrentHashMap<>();
+    /** The version of each ServiceProfile last found invalid (its Warning is recorded once). */
+    private final Map<String, Version> reportedInvalid = new ConcurrentHashMap<>();
     private SharedIndexInformer<Service> services;
     private SharedIndexInformer<EndpointSlice> slices;
     private SharedIndexInformer<Pod> pods;
@@ -438,11 +438,20 @@ public class KubernetesSource implements ServiceSource {
         }
     }
 
-    /** A ServiceProfile's translation and the object (uid, resourceVersion) it came from. */
-    private record Translation(String uid, String version, DestinationProfile profile) {
-        boolean of(ObjectMeta meta) {
-            return version != null && version.equals(meta.getResourceVersion()) && Objects.equals(uid, meta.getUid());
+    /** Which object, in which version, a ServiceProfile was: its uid and resourceVersion. */
+    private record Version(String uid, String resourceVersion) {
+        static Version of(ObjectMeta meta) {
+            return new Version(meta.getUid(), meta.getResourceVersion());
         }
+
+        /** The same version of the same object as {@code other}; never for an object without a version. */
+        boolean sameAs(Version other) {
+            return resourceVersion != null && equals(other);
+        }
+    }
+
+    /** A ServiceProfile's translation and the version of the object it came from. */
+    private record Translation(Version of, DestinationProfile profile) {
     }
 
     /** The translated ServiceProfile named after the service's FQDN, keeping the last valid one on errors. */
@@ -457,22 +466,21 @@ public class KubernetesSource implements ServiceSource {
             reportedInvalid.remove(key);
             return null;
         }
-        ObjectMeta meta = sp.getMetadata();
+        Version now = Version.of(sp.getMetadata());
         Translation last = lastGoodProfiles.get(key);
-        if (last != null && last.of(meta)) {
+        if (last != null && now.sameAs(last.of())) {
             return last.profile(); // unchanged since it was translated
         }
-        String version = meta.getResourceVersion();
-        if (version != null && version.equals(reportedInvalid.get(key))) {
+        if (now.sameAs(reportedInvalid.get(key))) {
             return last == null ? null : last.profile(); // this version was found invalid already
         }
         try {
             DestinationProfile p = ProfileTranslator.translate(fqdn, sp.getAdditionalProperties().get("spec"));
-            lastGoodProfiles.put(key, new Translation(meta.getUid(), version, p));
+            lastGoodProfiles.put(key, new Translation(now, p));
             reportedInvalid.remove(key);
             return p;
         } catch (ProfileTranslator.InvalidProfile e) {
-            if (!Objects.equals(reportedInvalid.put(key, version), version)) {
+            if (!now.equals(reportedInvalid.put(key, now))) {
                 LOG.warnf("ServiceProfile %s is not valid, keeping the previous one: %s", key, e.getMessage());
                 recordEvent(sp, e.getMessage());
             }
