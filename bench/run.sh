@@ -438,7 +438,7 @@ MAXROWS=""
 for proto in h1 h2; do
   d=$(mx direct $proto); h=$(mx hypha $proto); x=$(mx haproxy $proto); fl=$(mx floor $proto)
   MAXROWS+="| $([ $proto = h1 ] && echo 'HTTP/1.1 (32 connections)' || echo 'HTTP/2 (8 connections x 16 streams)') | $d | $h | $x | $fl | $(calc "$h/$d") | $(calc "$x/$d") | $(calc "$fl/$d") | $(calc "$h/$x") |"$'\n'
-  if [ $proto = h1 ]; then H1MAXRATIO=$(calc "$h/$d"); H1MAXFLOOR=$(calc "$fl/$d"); fi
+  if [ $proto = h1 ]; then H1MAXRATIO=$(calc "$h/$d"); H1MAXHAPROXY=$(calc "$x/$d"); H1MAXFLOOR=$(calc "$fl/$d"); fi
 done
 
 cpu_per_k() { calc "${CPU1000[$1]}/$TICK/($REQ1000/1000)"; }
@@ -568,7 +568,7 @@ more collections. What would move it: fewer layers per request; a native image (
 half is missed by haproxy's pair as well: $(nproc) cores for the client, the backend and both proxies.
 
 **Throughput.** Direct, the client and the backend have the $(nproc) cores to themselves; through a pair they share them
-with two proxies, so every pair's fraction of direct is bounded well below 1 (haproxy's here: $(calc "$(mx haproxy h1)/$(mx direct h1)")).
+with two proxies, so every pair's fraction of direct is bounded well below 1 (haproxy's here: $H1MAXHAPROXY).
 What would move it: more cores than processes, and less CPU per request (the CPU line).
 
 **Start-up.** The JVM reaches \`main\` after about 0.2 s with the AOT cache mapped and Netty's TLS provider takes about
